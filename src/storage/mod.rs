@@ -1,0 +1,129 @@
+//! The storage layer: the only module that speaks SQL.
+//!
+//! One [`Storage`] wraps either an SQLite or a PostgreSQL pool. Queries are
+//! written once where both dialects agree (both accept `$1` placeholders,
+//! `RETURNING`, partial indexes and `ON CONFLICT`), and the [`with_pool!`]
+//! macro runs the same code on whichever pool is in use, with native types on
+//! each side. Where the dialects differ, the repository method carries two
+//! small queries instead of one clever one.
+
+mod dialogues;
+mod inbox;
+mod tickets;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+pub use inbox::PendingUpdate;
+pub use tickets::{NewTicket, ReopenOutcome, Ticket};
+
+use crate::config::{DatabaseUrl, redact_password};
+
+/// Errors of the storage layer. The cause is kept for logs; users only ever
+/// see a generic localised apology.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("cannot open the database at {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot apply database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Shorthand for storage results.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the active pool (SQLite or PostgreSQL).
+macro_rules! with_pool {
+    ($storage:expr, |$pool:ident| $body:expr) => {
+        match &$storage.backend {
+            $crate::storage::Backend::Sqlite($pool) => $body,
+            $crate::storage::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// Handle to the database; cheap to clone (the pools are shared).
+#[derive(Clone, Debug)]
+pub struct Storage {
+    backend: Backend,
+}
+
+/// How long SQLite waits for a lock before reporting `database is locked`.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Storage {
+    /// Opens (creating an SQLite file if needed) and migrates the database.
+    pub async fn connect(url: &DatabaseUrl) -> StorageResult<Self> {
+        let backend = match url {
+            DatabaseUrl::Sqlite(raw) => {
+                let options = SqliteConnectOptions::from_str(raw)
+                    .map_err(|source| StorageError::Connect { url: raw.clone(), source })?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .connect_with(options)
+                    .await
+                    .map_err(|source| StorageError::Connect { url: raw.clone(), source })?;
+                sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+                Backend::Sqlite(pool)
+            }
+            DatabaseUrl::Postgres(raw) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(raw)
+                    .await
+                    .map_err(|source| StorageError::Connect { url: redact_password(raw), source })?;
+                sqlx::migrate!("migrations/postgres").run(&pool).await?;
+                Backend::Postgres(pool)
+            }
+        };
+        Ok(Self { backend })
+    }
+
+    /// Which backend is in use, for logs and health output.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> StorageResult<()> {
+        with_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await);
+    }
+}

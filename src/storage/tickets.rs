@@ -1,0 +1,318 @@
+//! Tickets: creation, lookup by customer and topic, lifecycle.
+
+use super::{Storage, StorageError, StorageResult, with_pool};
+use crate::domain::{TicketId, TicketStatus, Tier};
+
+/// What intake knows when it opens a ticket.
+#[derive(Clone, Debug)]
+pub struct NewTicket {
+    pub customer_id: i64,
+    pub customer_chat_id: i64,
+    pub customer_name: String,
+    pub customer_username: Option<String>,
+    pub language: String,
+    pub category: String,
+    pub required_skill: String,
+    pub description: String,
+    pub description_message_id: i32,
+    pub description_has_media: bool,
+    pub created_at_ms: i64,
+}
+
+/// A stored ticket.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ticket {
+    pub id: TicketId,
+    pub customer_id: i64,
+    pub customer_chat_id: i64,
+    pub customer_name: String,
+    pub customer_username: Option<String>,
+    pub language: String,
+    pub category: String,
+    pub required_skill: String,
+    pub description: String,
+    pub description_message_id: i32,
+    pub description_has_media: bool,
+    pub status: TicketStatus,
+    /// The forum topic, once created.
+    pub thread_id: Option<i32>,
+    /// The pinned internal note, once posted.
+    pub note_message_id: Option<i32>,
+    pub tier: Option<Tier>,
+    pub priority: i64,
+    pub assignee_id: Option<i64>,
+    pub routing_reason: Option<String>,
+    pub created_at_ms: i64,
+    pub first_response_at_ms: Option<i64>,
+    pub closed_at_ms: Option<i64>,
+}
+
+/// The result of trying to reopen a ticket.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReopenOutcome {
+    Reopened,
+    AlreadyOpen,
+    /// The customer opened another ticket meanwhile; one chat maps to one open ticket.
+    CustomerHasOpenTicket(TicketId),
+    NotFound,
+}
+
+#[derive(sqlx::FromRow)]
+struct TicketRow {
+    id: i64,
+    customer_id: i64,
+    customer_chat_id: i64,
+    customer_name: String,
+    customer_username: Option<String>,
+    language: String,
+    category: String,
+    required_skill: String,
+    description: String,
+    description_message_id: i64,
+    description_has_media: bool,
+    status: String,
+    thread_id: Option<i64>,
+    note_message_id: Option<i64>,
+    tier: Option<String>,
+    priority: i64,
+    assignee_id: Option<i64>,
+    routing_reason: Option<String>,
+    created_at: i64,
+    first_response_at: Option<i64>,
+    closed_at: Option<i64>,
+}
+
+/// The columns [`TicketRow`] reads, as a literal so queries stay `&'static str`.
+macro_rules! ticket_columns {
+    () => {
+        "id, customer_id, customer_chat_id, customer_name, customer_username, language, category, \
+         required_skill, description, description_message_id, description_has_media, status, thread_id, \
+         note_message_id, tier, priority, assignee_id, routing_reason, created_at, first_response_at, closed_at"
+    };
+}
+
+fn message_id(raw: i64, column: &str, ticket: i64) -> StorageResult<i32> {
+    i32::try_from(raw)
+        .map_err(|_| StorageError::Corrupt(format!("ticket {ticket}: {column} {raw} out of range")))
+}
+
+impl TryFrom<TicketRow> for Ticket {
+    type Error = StorageError;
+
+    fn try_from(row: TicketRow) -> StorageResult<Self> {
+        let id = row.id;
+        let status = TicketStatus::parse(&row.status)
+            .ok_or_else(|| StorageError::Corrupt(format!("ticket {id}: unknown status {:?}", row.status)))?;
+        let tier = match row.tier.as_deref() {
+            None => None,
+            Some(raw) => Some(
+                Tier::parse(raw)
+                    .ok_or_else(|| StorageError::Corrupt(format!("ticket {id}: unknown tier {raw:?}")))?,
+            ),
+        };
+        Ok(Ticket {
+            id: TicketId(id),
+            customer_id: row.customer_id,
+            customer_chat_id: row.customer_chat_id,
+            customer_name: row.customer_name,
+            customer_username: row.customer_username,
+            language: row.language,
+            category: row.category,
+            required_skill: row.required_skill,
+            description: row.description,
+            description_message_id: message_id(row.description_message_id, "description_message_id", id)?,
+            description_has_media: row.description_has_media,
+            status,
+            thread_id: row.thread_id.map(|t| message_id(t, "thread_id", id)).transpose()?,
+            note_message_id: row.note_message_id.map(|m| message_id(m, "note_message_id", id)).transpose()?,
+            tier,
+            priority: row.priority,
+            assignee_id: row.assignee_id,
+            routing_reason: row.routing_reason,
+            created_at_ms: row.created_at,
+            first_response_at_ms: row.first_response_at,
+            closed_at_ms: row.closed_at,
+        })
+    }
+}
+
+fn to_tickets(rows: Vec<TicketRow>) -> StorageResult<Vec<Ticket>> {
+    rows.into_iter().map(Ticket::try_from).collect()
+}
+
+impl Storage {
+    /// Creates an open ticket. Fails with a unique-violation if the customer
+    /// already has an open ticket (callers check first; the index is the guard).
+    pub async fn create_ticket(&self, new: &NewTicket) -> StorageResult<Ticket> {
+        let sql = concat!(
+            "INSERT INTO tickets (customer_id, customer_chat_id, customer_name, customer_username, language, \
+             category, required_skill, description, description_message_id, description_has_media, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ",
+            ticket_columns!(),
+            ""
+        );
+        let row: TicketRow = with_pool!(self, |pool| {
+            sqlx::query_as(sql)
+                .bind(new.customer_id)
+                .bind(new.customer_chat_id)
+                .bind(&new.customer_name)
+                .bind(&new.customer_username)
+                .bind(&new.language)
+                .bind(&new.category)
+                .bind(&new.required_skill)
+                .bind(&new.description)
+                .bind(i64::from(new.description_message_id))
+                .bind(new.description_has_media)
+                .bind(new.created_at_ms)
+                .fetch_one(pool)
+                .await
+        })?;
+        row.try_into()
+    }
+
+    /// The ticket with this number.
+    pub async fn ticket(&self, id: TicketId) -> StorageResult<Option<Ticket>> {
+        let sql = concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE id = $1");
+        let row: Option<TicketRow> =
+            with_pool!(self, |pool| sqlx::query_as(sql).bind(id.0).fetch_optional(pool).await)?;
+        row.map(Ticket::try_from).transpose()
+    }
+
+    /// The customer's open ticket, if any.
+    pub async fn open_ticket_of_customer(&self, customer_id: i64) -> StorageResult<Option<Ticket>> {
+        let sql =
+            concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE customer_id = $1 AND status = 'open'");
+        let row: Option<TicketRow> =
+            with_pool!(self, |pool| sqlx::query_as(sql).bind(customer_id).fetch_optional(pool).await)?;
+        row.map(Ticket::try_from).transpose()
+    }
+
+    /// The ticket whose forum topic is `thread_id`.
+    pub async fn ticket_by_thread(&self, thread_id: i32) -> StorageResult<Option<Ticket>> {
+        let sql = concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE thread_id = $1");
+        let row: Option<TicketRow> = with_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(i64::from(thread_id))
+            .fetch_optional(pool)
+            .await)?;
+        row.map(Ticket::try_from).transpose()
+    }
+
+    /// Open tickets whose topic or pinned note is still missing (a Telegram
+    /// error interrupted their creation), oldest first.
+    pub async fn tickets_missing_topic(&self, limit: i64) -> StorageResult<Vec<Ticket>> {
+        let sql = concat!(
+            "SELECT ",
+            ticket_columns!(),
+            " FROM tickets WHERE status = 'open' \
+             AND (thread_id IS NULL OR note_message_id IS NULL) ORDER BY id LIMIT $1"
+        );
+        let rows: Vec<TicketRow> =
+            with_pool!(self, |pool| sqlx::query_as(sql).bind(limit).fetch_all(pool).await)?;
+        to_tickets(rows)
+    }
+
+    /// Records the forum topic created for the ticket.
+    pub async fn set_ticket_thread(&self, id: TicketId, thread_id: i32) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE tickets SET thread_id = $2 WHERE id = $1")
+                .bind(id.0)
+                .bind(i64::from(thread_id))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Records the internal note posted (and pinned) in the ticket's topic.
+    pub async fn set_ticket_note(&self, id: TicketId, note_message_id: i32) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE tickets SET note_message_id = $2 WHERE id = $1")
+                .bind(id.0)
+                .bind(i64::from(note_message_id))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Records the first agent reply, once. Returns whether this was the first.
+    pub async fn record_first_response(&self, id: TicketId, now_ms: i64) -> StorageResult<bool> {
+        let result = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE tickets SET first_response_at = $2 WHERE id = $1 AND first_response_at IS NULL",
+            )
+            .bind(id.0)
+            .bind(now_ms)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(result == 1)
+    }
+
+    /// Closes an open ticket. Returns `false` if it was not open.
+    pub async fn close_ticket(&self, id: TicketId, now_ms: i64) -> StorageResult<bool> {
+        let result = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE tickets SET status = 'closed', closed_at = $2 WHERE id = $1 AND status = 'open'",
+            )
+            .bind(id.0)
+            .bind(now_ms)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(result == 1)
+    }
+
+    /// Reopens a closed ticket unless its customer has another open one.
+    pub async fn reopen_ticket(&self, id: TicketId) -> StorageResult<ReopenOutcome> {
+        let Some(ticket) = self.ticket(id).await? else {
+            return Ok(ReopenOutcome::NotFound);
+        };
+        if ticket.status == TicketStatus::Open {
+            return Ok(ReopenOutcome::AlreadyOpen);
+        }
+        if let Some(other) = self.open_ticket_of_customer(ticket.customer_id).await? {
+            return Ok(ReopenOutcome::CustomerHasOpenTicket(other.id));
+        }
+        let result = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE tickets SET status = 'open', closed_at = NULL WHERE id = $1 AND status = 'closed'",
+            )
+            .bind(id.0)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        });
+        match result {
+            Ok(1) => Ok(ReopenOutcome::Reopened),
+            Ok(_) => Ok(ReopenOutcome::AlreadyOpen),
+            // Lost a race with the customer opening a new ticket: the unique index held.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                match self.open_ticket_of_customer(ticket.customer_id).await? {
+                    Some(other) => Ok(ReopenOutcome::CustomerHasOpenTicket(other.id)),
+                    None => Err(StorageError::Query(sqlx::Error::Database(e))),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Storage {
+    /// Forgets a ticket's topic and note (the topic was deleted by hand), so
+    /// the next relay creates a fresh one.
+    pub async fn reset_ticket_topic(&self, id: TicketId) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE tickets SET thread_id = NULL, note_message_id = NULL WHERE id = $1")
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,43 @@
+//! Everything that touches the Bot API: the bot, the handler tree, the update
+//! runtime, command menus, callback codecs and resilient calls.
+
+pub mod callback;
+pub mod commands;
+pub mod retry;
+pub mod runtime;
+pub mod schema;
+
+use teloxide::{
+    Bot,
+    types::{Message, Update},
+};
+
+use crate::config::Config;
+
+/// Builds the bot from validated configuration (never `Bot::from_env`, which
+/// panics on bad input).
+pub fn build_bot(config: &Config) -> Bot {
+    Bot::new(&config.token).set_api_url(config.api_url.clone())
+}
+
+/// The forum topic a message belongs to, if it is really in one.
+///
+/// A reply in the General topic carries a thread id but is not a topic
+/// message (DESIGN §11), so both must be checked.
+pub fn topic_thread(msg: &Message) -> Option<i32> {
+    if msg.is_topic_message { msg.thread_id.map(|t| t.0.0) } else { None }
+}
+
+/// A short name for the kind of update, for logs.
+pub fn update_kind_name(update: &Update) -> &'static str {
+    use teloxide::types::UpdateKind as K;
+    match &update.kind {
+        K::Message(_) => "message",
+        K::EditedMessage(_) => "edited_message",
+        K::CallbackQuery(_) => "callback_query",
+        K::MyChatMember(_) => "my_chat_member",
+        K::ChatMember(_) => "chat_member",
+        K::Error(_) => "unparsed",
+        _ => "other",
+    }
+}

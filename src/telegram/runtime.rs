@@ -1,0 +1,340 @@
+//! The update runtime: long polling into a durable inbox, then handling in
+//! per-conversation lanes.
+//!
+//! Why not teloxide's `Dispatcher` (DESIGN §11): its polling confirms a batch
+//! to Telegram before the handlers run, so a crash loses it; and its default
+//! distribution key puts every topic of the support group in one queue.
+//! Here each update is
+//! 1. stored in the inbox *before* the next `getUpdates` confirms its offset,
+//! 2. handled in its lane — one per private chat and one per forum topic, so
+//!    a conversation stays in order while different ones run concurrently,
+//! 3. marked handled afterwards. Unhandled inbox rows are replayed at start.
+//!
+//! A fixed pool of permits bounds the updates held in memory: the poller asks
+//! Telegram only for as many updates as it has room for.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use teloxide::{
+    ApiError, RequestError,
+    dispatching::UpdateHandler,
+    dptree::di::DependencyMap,
+    prelude::*,
+    types::{AllowedUpdate, Update},
+};
+use tokio::{
+    sync::{OwnedSemaphorePermit, Semaphore, mpsc},
+    task::JoinSet,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::{schema::HandlerError, update_kind_name};
+use crate::{clock::SharedClock, storage::Storage};
+
+/// Updates held in memory at most (received, not yet handled).
+pub const MAX_IN_FLIGHT: usize = 512;
+/// Long-polling timeout sent to Telegram.
+const POLL_TIMEOUT_SECS: u32 = 10;
+/// Back-off after a failed `getUpdates` or inbox write.
+const POLL_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The update kinds topicdesk handles; Telegram filters the rest out.
+pub fn allowed_updates() -> Vec<AllowedUpdate> {
+    vec![AllowedUpdate::Message, AllowedUpdate::EditedMessage, AllowedUpdate::CallbackQuery]
+}
+
+/// Which lane an update is handled in: updates in one lane are handled one
+/// at a time, in order; lanes run concurrently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LaneKey {
+    /// A private chat, or the General topic of a group.
+    Chat(i64),
+    /// One forum topic.
+    Topic(i64, i32),
+    /// Updates without a chat.
+    Global,
+}
+
+/// The lane of an update (the `(chat id, thread id)` key of DESIGN §11).
+pub fn lane_key(update: &Update) -> LaneKey {
+    use teloxide::types::UpdateKind as K;
+    let message = match &update.kind {
+        K::Message(m) | K::EditedMessage(m) => Some(m),
+        _ => None,
+    };
+    if let Some(msg) = message
+        && let Some(thread) = super::topic_thread(msg)
+    {
+        return LaneKey::Topic(msg.chat.id.0, thread);
+    }
+    match update.chat() {
+        Some(chat) => LaneKey::Chat(chat.id.0),
+        None => LaneKey::Global,
+    }
+}
+
+struct Lane {
+    sender: mpsc::UnboundedSender<(Update, OwnedSemaphorePermit)>,
+    pending: Arc<AtomicUsize>,
+}
+
+/// Runs handlers for updates, lane by lane, and records them as handled.
+pub struct UpdateEngine {
+    handler: Arc<UpdateHandler<HandlerError>>,
+    deps: DependencyMap,
+    storage: Storage,
+    clock: SharedClock,
+    permits: Arc<Semaphore>,
+    lanes: HashMap<LaneKey, Lane>,
+    tasks: JoinSet<()>,
+}
+
+impl UpdateEngine {
+    /// Builds the engine; `deps` are the handler tree's dependencies.
+    pub fn new(
+        handler: UpdateHandler<HandlerError>,
+        deps: DependencyMap,
+        storage: Storage,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            handler: Arc::new(handler),
+            deps,
+            storage,
+            clock,
+            permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            lanes: HashMap::new(),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Re-dispatches updates that were stored but not handled before the
+    /// last stop (a crash, or a kill).
+    pub async fn replay_inbox(&mut self) -> Result<usize, crate::storage::StorageError> {
+        let pending =
+            self.storage.inbox_pending(i64::try_from(MAX_IN_FLIGHT * 20).unwrap_or(i64::MAX)).await?;
+        let count = pending.len();
+        for row in pending {
+            match serde_json::from_str::<Update>(&row.payload) {
+                Ok(update) => {
+                    let permit = self.permits.clone().acquire_owned().await;
+                    let Ok(permit) = permit else { break };
+                    self.dispatch(update, permit);
+                }
+                Err(error) => {
+                    tracing::error!(update_id = row.update_id, %error, "stored update does not decode; skipping");
+                    let reason = format!("undecodable: {error}");
+                    self.storage
+                        .inbox_mark_handled(row.update_id, self.clock.now_ms(), Some(&reason))
+                        .await?;
+                }
+            }
+        }
+        if count > 0 {
+            tracing::info!(count, "replayed unhandled updates from the inbox");
+        }
+        Ok(count)
+    }
+
+    /// Sends an update to its lane, starting the lane if needed.
+    pub fn dispatch(&mut self, update: Update, permit: OwnedSemaphorePermit) {
+        if self.lanes.len() > 1024 {
+            self.lanes.retain(|_, lane| lane.pending.load(Ordering::Acquire) > 0);
+        }
+        let key = lane_key(&update);
+        let lane = self.lanes.entry(key).or_insert_with(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            let pending = Arc::new(AtomicUsize::new(0));
+            let worker = LaneWorker {
+                handler: self.handler.clone(),
+                deps: self.deps.clone(),
+                storage: self.storage.clone(),
+                clock: self.clock.clone(),
+                pending: pending.clone(),
+            };
+            self.tasks.spawn(worker.run(receiver));
+            Lane { sender, pending }
+        });
+        lane.pending.fetch_add(1, Ordering::AcqRel);
+        if let Err(mpsc::error::SendError((update, _))) = lane.sender.send((update, permit)) {
+            // Only possible if the lane task died; the update stays in the
+            // inbox and is replayed at the next start.
+            tracing::error!(update_id = update.id.0, "lane is gone; update left for replay");
+        }
+        // Reap finished lane tasks so the set does not grow.
+        while let Some(result) = self.tasks.try_join_next() {
+            if let Err(error) = result {
+                tracing::error!(%error, "a lane task failed");
+            }
+        }
+    }
+
+    /// Stops accepting updates and waits until every dispatched one is handled.
+    pub async fn drain(mut self) {
+        self.lanes.clear();
+        while let Some(result) = self.tasks.join_next().await {
+            if let Err(error) = result {
+                tracing::error!(%error, "a lane task failed");
+            }
+        }
+    }
+
+    /// The permit pool that bounds in-flight updates.
+    pub fn permits(&self) -> Arc<Semaphore> {
+        self.permits.clone()
+    }
+}
+
+struct LaneWorker {
+    handler: Arc<UpdateHandler<HandlerError>>,
+    deps: DependencyMap,
+    storage: Storage,
+    clock: SharedClock,
+    pending: Arc<AtomicUsize>,
+}
+
+impl LaneWorker {
+    async fn run(self, mut receiver: mpsc::UnboundedReceiver<(Update, OwnedSemaphorePermit)>) {
+        while let Some((update, permit)) = receiver.recv().await {
+            self.handle(update).await;
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            drop(permit);
+        }
+    }
+
+    async fn handle(&self, update: Update) {
+        let update_id = i64::from(update.id.0);
+        let kind = update_kind_name(&update);
+        let mut deps = self.deps.clone();
+        deps.insert(update);
+        let error = match self.handler.dispatch(deps).await {
+            std::ops::ControlFlow::Break(Ok(())) => None,
+            std::ops::ControlFlow::Break(Err(error)) => {
+                tracing::error!(update_id, kind, error = %error, "handler failed");
+                Some(error.to_string())
+            }
+            std::ops::ControlFlow::Continue(_) => {
+                tracing::debug!(update_id, kind, "update not handled (not for topicdesk)");
+                None
+            }
+        };
+        if let Err(error) =
+            self.storage.inbox_mark_handled(update_id, self.clock.now_ms(), error.as_deref()).await
+        {
+            tracing::error!(update_id, %error, "could not mark the update handled; it may be replayed");
+        }
+    }
+}
+
+/// A fatal polling error: the bot cannot work until the operator acts.
+#[derive(Debug, thiserror::Error)]
+pub enum PollingError {
+    #[error("Telegram rejected the bot token (TELOXIDE_TOKEN): {0}")]
+    InvalidToken(RequestError),
+}
+
+/// Long-polls Telegram until `shutdown`, storing each batch in the inbox
+/// before confirming it, and dispatching it to `engine`.
+pub async fn poll(
+    bot: &Bot,
+    engine: &mut UpdateEngine,
+    storage: &Storage,
+    clock: &SharedClock,
+    shutdown: &CancellationToken,
+) -> Result<(), PollingError> {
+    let permits = engine.permits();
+    let mut offset: Option<i32> = None;
+    loop {
+        // Wait for room before asking Telegram for more (bounded memory).
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => return Ok(()),
+            },
+        };
+        let room = (permits.available_permits() + 1).min(100);
+        let mut request = bot
+            .get_updates()
+            .timeout(POLL_TIMEOUT_SECS)
+            .limit(u8::try_from(room).unwrap_or(100))
+            .allowed_updates(allowed_updates());
+        if let Some(offset) = offset {
+            request = request.offset(offset);
+        }
+        let batch = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            result = request.send() => result,
+        };
+        let updates = match batch {
+            Ok(updates) => updates,
+            Err(error @ RequestError::Api(ApiError::InvalidToken)) => {
+                return Err(PollingError::InvalidToken(error));
+            }
+            Err(RequestError::RetryAfter(seconds)) => {
+                sleep_or_shutdown(seconds.duration(), shutdown).await;
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "getUpdates failed; retrying");
+                sleep_or_shutdown(POLL_BACKOFF, shutdown).await;
+                continue;
+            }
+        };
+        let mut first = Some(first);
+        let mut stored_all = true;
+        for update in updates {
+            let update_id = update.id.0;
+            let payload = match serde_json::to_string(&update) {
+                Ok(p) => p,
+                Err(error) => {
+                    tracing::error!(update_id, %error, "cannot serialise update; skipping");
+                    offset = Some(next_offset(update_id));
+                    continue;
+                }
+            };
+            match storage.inbox_record(i64::from(update_id), &payload, clock.now_ms()).await {
+                Ok(true) => {
+                    let permit = match first.take() {
+                        Some(p) => p,
+                        None => match permits.clone().acquire_owned().await {
+                            Ok(p) => p,
+                            Err(_) => return Ok(()),
+                        },
+                    };
+                    tracing::debug!(update_id, kind = update_kind_name(&update), "update received");
+                    engine.dispatch(update, permit);
+                }
+                Ok(false) => tracing::debug!(update_id, "update already in the inbox; not handled twice"),
+                Err(error) => {
+                    // Not stored: do not confirm it; Telegram sends it again.
+                    tracing::error!(update_id, %error, "cannot store update in the inbox; will fetch it again");
+                    stored_all = false;
+                    break;
+                }
+            }
+            offset = Some(next_offset(update_id));
+        }
+        if !stored_all {
+            sleep_or_shutdown(POLL_BACKOFF, shutdown).await;
+        }
+    }
+}
+
+fn next_offset(update_id: u32) -> i32 {
+    i32::try_from(update_id).map_or(i32::MAX, |id| id.saturating_add(1))
+}
+
+async fn sleep_or_shutdown(duration: Duration, shutdown: &CancellationToken) {
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = tokio::time::sleep(duration) => {}
+    }
+}

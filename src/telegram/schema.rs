@@ -1,0 +1,32 @@
+//! The handler tree: one branch per domain, merged here (DESIGN §3: the bot
+//! acts only in private chats and in the support group).
+
+use teloxide::{RequestError, dispatching::UpdateHandler, prelude::*};
+
+use crate::{intake, storage::StorageError, tickets};
+
+/// Errors a handler can end with. Each is logged with the update id by the
+/// runtime; the person gets a short localised message where it matters.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    Telegram(#[from] RequestError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Desk(#[from] tickets::DeskError),
+}
+
+/// Builds the whole tree. Updates from any other chat fall through unhandled
+/// and are logged by the runtime.
+pub fn schema(support_group: ChatId) -> UpdateHandler<HandlerError> {
+    dptree::entry()
+        .branch(
+            dptree::filter(|update: Update| update.chat().is_some_and(|c| c.is_private()))
+                .chain(intake::branch()),
+        )
+        .branch(
+            dptree::filter(move |update: Update| update.chat().is_some_and(|c| c.id == support_group))
+                .chain(tickets::handlers::branch()),
+        )
+}

@@ -1,0 +1,154 @@
+//! The support group's part of the handler tree: agents' messages in ticket
+//! topics and the ticket commands (`/close`, `/reopen`, `/note`, `/help`).
+
+use teloxide::{
+    dispatching::{HandlerExt, UpdateFilterExt, UpdateHandler},
+    prelude::*,
+    types::Me,
+};
+
+use super::{GROUP_LANG, RelayOutcome, TicketDesk};
+use crate::{
+    storage::ReopenOutcome,
+    telegram::{commands::GroupCommand, commands::group_command_list, schema::HandlerError, topic_thread},
+};
+
+/// Updates from the support group. Other chats never reach this branch.
+pub fn branch() -> UpdateHandler<HandlerError> {
+    Update::filter_message()
+        .filter(is_from_a_person)
+        .branch(dptree::entry().filter_command::<GroupCommand>().endpoint(group_command))
+        .branch(dptree::filter(looks_like_a_command).endpoint(unknown_command))
+        .branch(dptree::filter(|msg: Message| topic_thread(&msg).is_some()).endpoint(agent_message))
+}
+
+/// Ignores the bot's own messages, other bots and service messages (topic
+/// created, pinned, …). Anonymous admins post as the group itself: kept.
+fn is_from_a_person(msg: Message, me: Me) -> bool {
+    let Some(from) = msg.from.as_ref() else { return false };
+    if from.id == me.user.id {
+        return false;
+    }
+    let anonymous_admin = msg.sender_chat.as_ref().is_some_and(|c| c.id == msg.chat.id);
+    if from.is_bot && !anonymous_admin {
+        return false;
+    }
+    msg.text().is_some() || msg.caption().is_some() || has_relayable_media(&msg)
+}
+
+fn has_relayable_media(msg: &Message) -> bool {
+    msg.photo().is_some()
+        || msg.document().is_some()
+        || msg.video().is_some()
+        || msg.voice().is_some()
+        || msg.audio().is_some()
+        || msg.sticker().is_some()
+        || msg.animation().is_some()
+        || msg.video_note().is_some()
+        || msg.location().is_some()
+        || msg.contact().is_some()
+}
+
+/// A `/word` that is not one of ours; commands for other bots are ignored.
+fn looks_like_a_command(msg: Message, me: Me) -> bool {
+    let Some(text) = msg.text() else { return false };
+    let Some(first) = text.split_whitespace().next() else { return false };
+    let Some(command) = first.strip_prefix('/') else { return false };
+    match command.split_once('@') {
+        Some((_, bot)) => bot.eq_ignore_ascii_case(me.username()),
+        None => !command.is_empty(),
+    }
+}
+
+async fn unknown_command(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    let text =
+        desk.i18n().t_args(GROUP_LANG, "group-unknown-command", &[("commands", group_command_list().into())]);
+    desk.tell_topic(topic_thread(&msg), Some(msg.id), text).await?;
+    Ok(())
+}
+
+async fn group_command(desk: TicketDesk, msg: Message, command: GroupCommand) -> Result<(), HandlerError> {
+    let thread = topic_thread(&msg);
+    let reply = match command {
+        GroupCommand::Help => {
+            Some(desk.i18n().t_args(GROUP_LANG, "group-help", &[("commands", group_command_list().into())]))
+        }
+        GroupCommand::Close => ticket_command(&desk, &msg, TicketAction::Close).await?,
+        GroupCommand::Reopen => ticket_command(&desk, &msg, TicketAction::Reopen).await?,
+        GroupCommand::Note(text) => ticket_command(&desk, &msg, TicketAction::Note(text)).await?,
+    };
+    if let Some(reply) = reply {
+        desk.tell_topic(thread, Some(msg.id), reply).await?;
+    }
+    Ok(())
+}
+
+/// What a ticket command asks for.
+enum TicketAction {
+    Close,
+    Reopen,
+    Note(String),
+}
+
+/// Runs a command that needs the ticket of the current topic; returns the
+/// reply to post, or `None` when the action posted its own lines.
+async fn ticket_command(
+    desk: &TicketDesk,
+    msg: &Message,
+    action: TicketAction,
+) -> Result<Option<String>, HandlerError> {
+    let i18n = desk.i18n();
+    let thread = topic_thread(msg);
+    let ticket = match thread {
+        Some(t) => desk.storage().ticket_by_thread(t).await?,
+        None => None,
+    };
+    let Some(ticket) = ticket else {
+        let key = if thread.is_some() { "topic-not-a-ticket" } else { "command-needs-ticket-topic" };
+        return Ok(Some(i18n.t(GROUP_LANG, key)));
+    };
+    let Some(by) = msg.from.as_ref() else { return Ok(None) };
+    let id = ("id", ticket.id.0.into());
+    let reply = match action {
+        TicketAction::Close => {
+            if desk.close(&ticket, by).await? {
+                return Ok(None);
+            }
+            i18n.t_args(GROUP_LANG, "ticket-already-closed", &[id])
+        }
+        TicketAction::Reopen => match desk.reopen(&ticket, by).await? {
+            ReopenOutcome::Reopened => return Ok(None),
+            ReopenOutcome::AlreadyOpen => i18n.t_args(GROUP_LANG, "ticket-already-open-group", &[id]),
+            ReopenOutcome::CustomerHasOpenTicket(other) => {
+                i18n.t_args(GROUP_LANG, "ticket-reopen-conflict", &[("other", other.0.into())])
+            }
+            ReopenOutcome::NotFound => i18n.t(GROUP_LANG, "topic-not-a-ticket"),
+        },
+        TicketAction::Note(text) if text.trim().is_empty() => i18n.t(GROUP_LANG, "note-usage"),
+        TicketAction::Note(_) => {
+            tracing::info!(ticket_id = ticket.id.0, agent_id = by.id.0, "internal note");
+            i18n.t(GROUP_LANG, "note-recorded")
+        }
+    };
+    Ok(Some(reply))
+}
+
+async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    let Some(thread) = topic_thread(&msg) else { return Ok(()) };
+    let Some(ticket) = desk.storage().ticket_by_thread(thread).await? else {
+        tracing::debug!(thread_id = thread, "message in a topic that is not a ticket; ignored");
+        return Ok(());
+    };
+    let i18n = desk.i18n();
+    let notice = match desk.relay_from_agent(&ticket, &msg).await? {
+        RelayOutcome::Delivered => return Ok(()),
+        RelayOutcome::TicketClosed => {
+            i18n.t_args(GROUP_LANG, "ticket-closed-no-relay", &[("id", ticket.id.0.into())])
+        }
+        RelayOutcome::CustomerUnreachable => i18n.t(GROUP_LANG, "relay-not-delivered-blocked"),
+        RelayOutcome::Unsupported => i18n.t(GROUP_LANG, "relay-not-delivered-uncopyable"),
+    };
+    tracing::info!(ticket_id = ticket.id.0, "agent message not relayed: {notice}");
+    desk.tell_topic(Some(thread), Some(msg.id), notice).await?;
+    Ok(())
+}
