@@ -6,5 +6,5 @@ use tracing_subscriber::{EnvFilter, fmt};
 /// are ignored), so tests can call it too.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
 }

@@ -14,7 +14,7 @@ mod tickets;
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    PgPool, SqlitePool,
+    Connection, PgConnection, PgPool, SqlitePool,
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
@@ -28,12 +28,10 @@ use crate::config::{DatabaseUrl, redact_password};
 /// see a generic localised apology.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("cannot open the database at {url}: {source}")]
-    Connect {
-        url: String,
-        #[source]
-        source: sqlx::Error,
-    },
+    #[error("cannot open the database at {url}: {cause}")]
+    Connect { url: String, cause: sqlx::Error },
+    #[error("cannot create the directory for the SQLite database {path}: {cause}")]
+    CreateDir { path: String, cause: std::io::Error },
     #[error("cannot apply database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database query failed: {0}")]
@@ -62,6 +60,15 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// `DATABASE_URL=sqlite://data/topicdesk.db` should work on a fresh machine.
+fn create_parent_dir(file: &std::path::Path) -> StorageResult<()> {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => std::fs::create_dir_all(dir)
+            .map_err(|cause| StorageError::CreateDir { path: file.display().to_string(), cause }),
+        _ => Ok(()),
+    }
+}
+
 /// Handle to the database; cheap to clone (the pools are shared).
 #[derive(Clone, Debug)]
 pub struct Storage {
@@ -77,27 +84,34 @@ impl Storage {
         let backend = match url {
             DatabaseUrl::Sqlite(raw) => {
                 let options = SqliteConnectOptions::from_str(raw)
-                    .map_err(|source| StorageError::Connect { url: raw.clone(), source })?
+                    .map_err(|cause| StorageError::Connect { url: raw.clone(), cause })?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true);
+                create_parent_dir(options.get_filename())?;
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
                     .connect_with(options)
                     .await
-                    .map_err(|source| StorageError::Connect { url: raw.clone(), source })?;
+                    .map_err(|cause| StorageError::Connect { url: raw.clone(), cause })?;
                 sqlx::migrate!("migrations/sqlite").run(&pool).await?;
                 Backend::Sqlite(pool)
             }
             DatabaseUrl::Postgres(raw) => {
+                // One direct connection first: the pool would turn "connection
+                // refused" or "password authentication failed" into a timeout.
+                let probe = PgConnection::connect(raw)
+                    .await
+                    .map_err(|cause| StorageError::Connect { url: redact_password(raw), cause })?;
+                probe.close().await.ok();
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(raw)
                     .await
-                    .map_err(|source| StorageError::Connect { url: redact_password(raw), source })?;
+                    .map_err(|cause| StorageError::Connect { url: redact_password(raw), cause })?;
                 sqlx::migrate!("migrations/postgres").run(&pool).await?;
                 Backend::Postgres(pool)
             }

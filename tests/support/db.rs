@@ -69,12 +69,12 @@ impl TestDb {
     /// Closes the pool and drops a PostgreSQL database.
     pub async fn destroy(self) {
         self.storage.close().await;
-        if let Cleanup::Postgres { admin_url, name } = self.cleanup {
-            if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                let _ = admin
-                    .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-                    .await;
-            }
+        if let Cleanup::Postgres { admin_url, name } = self.cleanup
+            && let Ok(mut admin) = PgConnection::connect(&admin_url).await
+        {
+            let _ = admin
+                .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+                .await;
         }
     }
 }
