@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod i18n;
 pub mod intake;
+pub mod routing;
 pub mod storage;
 pub mod telegram;
 pub mod telemetry;

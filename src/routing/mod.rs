@@ -1,0 +1,11 @@
+//! Routing: who gets a ticket and why (DESIGN §5–§6).
+//!
+//! [`router::route`] is a pure function over plain data; the enrichment
+//! client, the agent roster in storage and the sweeper feed it.
+
+pub mod router;
+
+pub use router::{
+    AgentPick, AgentSnapshot, AgentStatus, CustomerProfile, Decision, Enrichment, Outcome, RoutingPolicy,
+    RoutingReason, Rule, route,
+};
