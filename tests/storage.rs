@@ -140,3 +140,101 @@ async fn sqlite_creates_its_file_and_migrations_are_idempotent() {
     assert!(again.open_ticket_of_customer(1).await.expect("q").is_some(), "data survives a restart");
     again.ping().await.expect("ping");
 }
+
+#[tokio::test]
+async fn agents_skills_and_the_roster() {
+    use topicdesk::{
+        domain::{SkillLevel, SkillName},
+        routing::AgentStatus,
+        storage::AgentUpsert,
+    };
+    for db in TestDb::all().await {
+        let s = &db.storage;
+        let backend = s.backend_name();
+        assert_eq!(s.upsert_agent(1001, "Alice", 5, 10).await.expect("add"), AgentUpsert::Added, "{backend}");
+        assert_eq!(s.upsert_agent(1001, "Alice", 3, 11).await.expect("update"), AgentUpsert::Updated);
+        assert_eq!(s.upsert_agent(1002, "Bob", 2, 12).await.expect("add"), AgentUpsert::Added);
+        assert!(s.set_agent_skill(1001, &SkillLevel::parse("billing:3").expect("skill")).await.expect("q"));
+        assert!(s.set_agent_skill(1001, &SkillLevel::parse("general:1").expect("skill")).await.expect("q"));
+        assert!(
+            s.set_agent_skill(1001, &SkillLevel::parse("billing:2").expect("skill"))
+                .await
+                .expect("level change")
+        );
+        assert!(!s.set_agent_skill(4242, &SkillLevel::parse("billing").expect("skill")).await.expect("q"));
+        assert!(s.remove_agent_skill(1001, &SkillName::parse("general").expect("s")).await.expect("q"));
+        assert!(!s.remove_agent_skill(1001, &SkillName::parse("general").expect("s")).await.expect("q"));
+        s.rename_agent(1002, "Bob B.").await.expect("rename");
+
+        let roster = s.roster().await.expect("roster");
+        assert_eq!(roster.len(), 2, "{backend}");
+        let alice = &roster[0];
+        assert_eq!((alice.id, alice.capacity, alice.status), (1001, 3, AgentStatus::Available), "{backend}");
+        assert_eq!(alice.skills, vec![SkillLevel::parse("billing:2").expect("s")], "{backend}");
+        assert_eq!(roster[1].name, "Bob B.", "{backend}");
+
+        assert!(s.set_agent_status(1002, AgentStatus::Away, 20).await.expect("q"));
+        assert!(s.set_agent_status(1002, AgentStatus::Available, 30).await.expect("q"));
+        assert_eq!(
+            s.agent(1002).await.expect("q").expect("bob").idle_since_ms,
+            30,
+            "{backend}: idle clock restarted"
+        );
+        assert!(!s.set_agent_status(4242, AgentStatus::Away, 20).await.expect("q"));
+
+        s.audit(1, "agent_add", Some(1001), "capacity 5", 10).await.expect("audit");
+        let entries = s.audit_entries(10).await.expect("q");
+        assert_eq!(entries[0].2, "agent_add", "{backend}");
+
+        assert_eq!(s.remove_agent(4242).await.expect("q"), None, "{backend}");
+        assert_eq!(s.remove_agent(1002).await.expect("q"), Some(vec![]), "{backend}");
+        assert_eq!(s.roster().await.expect("q").len(), 1, "{backend}");
+        db.destroy().await;
+    }
+}
+
+#[tokio::test]
+async fn assignments_are_atomic_respect_capacity_and_feed_the_queue() {
+    use topicdesk::{domain::Tier, storage::Assignment};
+    for db in TestDb::all().await {
+        let s = &db.storage;
+        let backend = s.backend_name();
+        s.upsert_agent(1001, "Alice", 1, 0).await.expect("add");
+        s.upsert_agent(1002, "Bob", 5, 0).await.expect("add");
+        let mut low = new_ticket(1);
+        low.created_at_ms = 100;
+        let low = s.create_ticket(&low).await.expect("t");
+        let mut high = new_ticket(2);
+        high.created_at_ms = 200;
+        let high = s.create_ticket(&high).await.expect("t");
+        let mut old_high = new_ticket(3);
+        old_high.created_at_ms = 50;
+        let old_high = s.create_ticket(&old_high).await.expect("t");
+        s.set_ticket_enrichment(low.id, Some(Tier::Basic), 10, "{}").await.expect("q");
+        s.set_ticket_enrichment(high.id, Some(Tier::Premium), 100, "{}").await.expect("q");
+        s.set_ticket_enrichment(old_high.id, Some(Tier::Premium), 100, "{}").await.expect("q");
+        let queue: Vec<_> = s.queue(10).await.expect("q").into_iter().map(|t| t.id).collect();
+        assert_eq!(queue, vec![old_high.id, high.id, low.id], "{backend}: priority, then age");
+
+        let to = |agent_id| Assignment { agent_id, rule: "specialist", reason: "because", now_ms: 500 };
+        assert!(s.assign_ticket(high.id, None, &to(1001)).await.expect("q"), "{backend}");
+        assert!(!s.assign_ticket(high.id, None, &to(1002)).await.expect("q"), "{backend}: already claimed");
+        assert!(
+            !s.assign_ticket(low.id, None, &to(1001)).await.expect("q"),
+            "{backend}: Alice is at capacity"
+        );
+        assert!(s.assign_ticket(high.id, Some(1001), &to(1002)).await.expect("q"), "{backend}: reassignment");
+        let t = s.ticket(high.id).await.expect("q").expect("t");
+        assert_eq!(
+            (t.assignee_id, t.routing_rule.as_deref(), t.assigned_at_ms),
+            (Some(1002), Some("specialist"), Some(500))
+        );
+        assert_eq!(s.agent(1002).await.expect("q").expect("bob").open_tickets, 1, "{backend}");
+        assert_eq!(s.queue(10).await.expect("q").len(), 2, "{backend}");
+
+        let released = s.remove_agent(1002).await.expect("q").expect("removed");
+        assert_eq!(released, vec![high.id.0], "{backend}");
+        assert_eq!(s.queue(10).await.expect("q").len(), 3, "{backend}: released ticket is back in the queue");
+        db.destroy().await;
+    }
+}

@@ -7,6 +7,7 @@
 //! each side. Where the dialects differ, the repository method carries two
 //! small queries instead of one clever one.
 
+mod agents;
 mod dialogues;
 mod inbox;
 mod tickets;
@@ -19,8 +20,9 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+pub use agents::AgentUpsert;
 pub use inbox::PendingUpdate;
-pub use tickets::{NewTicket, ReopenOutcome, Ticket};
+pub use tickets::{Assignment, NewTicket, ReopenOutcome, Ticket};
 
 use crate::config::{DatabaseUrl, redact_password};
 

@@ -45,6 +45,11 @@ pub struct Ticket {
     pub created_at_ms: i64,
     pub first_response_at_ms: Option<i64>,
     pub closed_at_ms: Option<i64>,
+    /// The CRM's raw answer, or why enrichment failed (for audits).
+    pub enrichment: Option<String>,
+    /// Which routing rule assigned the ticket (`Rule::as_str`).
+    pub routing_rule: Option<String>,
+    pub assigned_at_ms: Option<i64>,
 }
 
 /// The result of trying to reopen a ticket.
@@ -80,6 +85,9 @@ struct TicketRow {
     created_at: i64,
     first_response_at: Option<i64>,
     closed_at: Option<i64>,
+    enrichment: Option<String>,
+    routing_rule: Option<String>,
+    assigned_at: Option<i64>,
 }
 
 /// The columns [`TicketRow`] reads, as a literal so queries stay `&'static str`.
@@ -87,7 +95,8 @@ macro_rules! ticket_columns {
     () => {
         "id, customer_id, customer_chat_id, customer_name, customer_username, language, category, \
          required_skill, description, description_message_id, description_has_media, status, thread_id, \
-         note_message_id, tier, priority, assignee_id, routing_reason, created_at, first_response_at, closed_at"
+         note_message_id, tier, priority, assignee_id, routing_reason, created_at, first_response_at, closed_at, \
+         enrichment, routing_rule, assigned_at"
     };
 }
 
@@ -132,6 +141,9 @@ impl TryFrom<TicketRow> for Ticket {
             created_at_ms: row.created_at,
             first_response_at_ms: row.first_response_at,
             closed_at_ms: row.closed_at,
+            enrichment: row.enrichment,
+            routing_rule: row.routing_rule,
+            assigned_at_ms: row.assigned_at,
         })
     }
 }
@@ -314,5 +326,108 @@ impl Storage {
                 .map(|done| done.rows_affected())
         })?;
         Ok(())
+    }
+}
+
+/// A routing decision to record on a ticket.
+#[derive(Clone, Debug)]
+pub struct Assignment<'a> {
+    pub agent_id: i64,
+    pub rule: &'a str,
+    pub reason: &'a str,
+    pub now_ms: i64,
+}
+
+impl Storage {
+    /// Records what enrichment said and the resulting tier and priority.
+    pub async fn set_ticket_enrichment(
+        &self,
+        id: TicketId,
+        tier: Option<Tier>,
+        priority: i64,
+        enrichment: &str,
+    ) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE tickets SET tier = $2, priority = $3, enrichment = $4 WHERE id = $1")
+                .bind(id.0)
+                .bind(tier.map(Tier::as_str))
+                .bind(priority)
+                .bind(enrichment)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Records why a ticket waits in the queue.
+    pub async fn set_ticket_queued(&self, id: TicketId, rule: &str, reason: &str) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE tickets SET routing_rule = $2, routing_reason = $3 WHERE id = $1 AND assignee_id IS NULL",
+            )
+            .bind(id.0)
+            .bind(rule)
+            .bind(reason)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Assigns an open ticket, atomically: only if its assignee is still
+    /// `expected` (so two routers never both claim it), and only if the agent
+    /// is still under capacity. Returns whether this call made the assignment.
+    pub async fn assign_ticket(
+        &self,
+        id: TicketId,
+        expected: Option<i64>,
+        assignment: &Assignment<'_>,
+    ) -> StorageResult<bool> {
+        let claimed = with_pool!(self, |pool| {
+            async {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE tickets SET assignee_id = $2, routing_rule = $3, routing_reason = $4, assigned_at = $5 \
+                 WHERE id = $1 AND status = 'open' AND assignee_id IS NOT DISTINCT FROM $6 \
+                 AND (SELECT COUNT(*) FROM tickets o WHERE o.status = 'open' AND o.assignee_id = $2) \
+                     < (SELECT capacity FROM agents WHERE user_id = $2)",
+            )
+            .bind(id.0)
+            .bind(assignment.agent_id)
+            .bind(assignment.rule)
+            .bind(assignment.reason)
+            .bind(assignment.now_ms)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Ok::<_, sqlx::Error>(false);
+            }
+            sqlx::query("UPDATE agents SET idle_since = $2 WHERE user_id = $1")
+                .bind(assignment.agent_id)
+                .bind(assignment.now_ms)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+        .await
+        })?;
+        Ok(claimed)
+    }
+
+    /// Waiting tickets: open and unassigned, highest priority first, then oldest.
+    pub async fn queue(&self, limit: i64) -> StorageResult<Vec<Ticket>> {
+        let sql = concat!(
+            "SELECT ",
+            ticket_columns!(),
+            " FROM tickets WHERE status = 'open' AND assignee_id IS NULL ORDER BY priority DESC, created_at, id LIMIT $1"
+        );
+        let rows: Vec<TicketRow> =
+            with_pool!(self, |pool| sqlx::query_as(sql).bind(limit).fetch_all(pool).await)?;
+        to_tickets(rows)
     }
 }

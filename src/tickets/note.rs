@@ -145,6 +145,9 @@ mod tests {
             created_at_ms: 0,
             first_response_at_ms: None,
             closed_at_ms: None,
+            enrichment: None,
+            routing_rule: None,
+            assigned_at_ms: None,
         }
     }
 

@@ -1,0 +1,279 @@
+//! Agents, their skills, the routing roster and the audit log.
+
+use std::collections::HashMap;
+
+use super::{Storage, StorageError, StorageResult, with_pool};
+use crate::{
+    domain::{SkillLevel, SkillName},
+    routing::{AgentSnapshot, AgentStatus},
+};
+
+/// Whether `upsert_agent` created the agent or updated an existing one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentUpsert {
+    Added,
+    Updated,
+}
+
+#[derive(sqlx::FromRow)]
+struct AgentRow {
+    user_id: i64,
+    display_name: String,
+    status: String,
+    capacity: i64,
+    idle_since: i64,
+    open_tickets: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct SkillRow {
+    user_id: i64,
+    skill: String,
+    level: i64,
+}
+
+fn snapshot(row: AgentRow, skills: Vec<SkillLevel>) -> StorageResult<AgentSnapshot> {
+    let status = AgentStatus::parse(&row.status).ok_or_else(|| {
+        StorageError::Corrupt(format!("agent {}: unknown status {:?}", row.user_id, row.status))
+    })?;
+    Ok(AgentSnapshot {
+        id: row.user_id,
+        name: row.display_name,
+        status,
+        capacity: u32::try_from(row.capacity.max(0)).unwrap_or(u32::MAX),
+        open_tickets: u32::try_from(row.open_tickets.max(0)).unwrap_or(u32::MAX),
+        skills,
+        idle_since_ms: row.idle_since,
+    })
+}
+
+fn skill_level(row: SkillRow) -> StorageResult<(i64, SkillLevel)> {
+    let name = SkillName::parse(&row.skill)
+        .map_err(|_| StorageError::Corrupt(format!("agent {}: bad skill {:?}", row.user_id, row.skill)))?;
+    let level = u8::try_from(row.level)
+        .ok()
+        .filter(|l| (1..=3).contains(l))
+        .ok_or_else(|| StorageError::Corrupt(format!("agent {}: bad level {}", row.user_id, row.level)))?;
+    Ok((row.user_id, SkillLevel { name, level }))
+}
+
+const AGENT_SELECT: &str = "SELECT a.user_id, a.display_name, a.status, a.capacity, a.idle_since, \
+     (SELECT COUNT(*) FROM tickets t WHERE t.status = 'open' AND t.assignee_id = a.user_id) AS open_tickets \
+     FROM agents a";
+
+impl Storage {
+    /// Adds an agent, or updates the capacity of an existing one.
+    pub async fn upsert_agent(
+        &self,
+        user_id: i64,
+        display_name: &str,
+        capacity: u32,
+        now_ms: i64,
+    ) -> StorageResult<AgentUpsert> {
+        let existing = self.agent(user_id).await?;
+        if existing.is_some() {
+            with_pool!(self, |pool| {
+                sqlx::query("UPDATE agents SET capacity = $2 WHERE user_id = $1")
+                    .bind(user_id)
+                    .bind(i64::from(capacity))
+                    .execute(pool)
+                    .await
+                    .map(|done| done.rows_affected())
+            })?;
+            return Ok(AgentUpsert::Updated);
+        }
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO agents (user_id, display_name, status, capacity, idle_since, created_at) \
+                 VALUES ($1, $2, 'available', $3, $4, $4) ON CONFLICT (user_id) DO UPDATE SET capacity = excluded.capacity",
+            )
+            .bind(user_id)
+            .bind(display_name)
+            .bind(i64::from(capacity))
+            .bind(now_ms)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(AgentUpsert::Added)
+    }
+
+    /// Updates the name shown for an agent (learned from their messages).
+    pub async fn rename_agent(&self, user_id: i64, display_name: &str) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE agents SET display_name = $2 WHERE user_id = $1 AND display_name <> $2")
+                .bind(user_id)
+                .bind(display_name)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Removes an agent and their skills; their open tickets go back to the
+    /// queue. Returns the ids of those tickets, or `None` if no such agent.
+    pub async fn remove_agent(&self, user_id: i64) -> StorageResult<Option<Vec<i64>>> {
+        with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            let released: Vec<(i64,)> = sqlx::query_as(
+                "UPDATE tickets SET assignee_id = NULL, assigned_at = NULL \
+                 WHERE status = 'open' AND assignee_id = $1 RETURNING id",
+            )
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM agent_skills WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            let removed =
+                sqlx::query("DELETE FROM agents WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+            if removed.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok::<_, sqlx::Error>(None);
+            }
+            tx.commit().await?;
+            Ok(Some(released.into_iter().map(|(id,)| id).collect()))
+        }
+        .await)
+        .map_err(StorageError::from)
+    }
+
+    /// Grants (or changes the level of) a skill. `false` if no such agent.
+    pub async fn set_agent_skill(&self, user_id: i64, skill: &SkillLevel) -> StorageResult<bool> {
+        if self.agent(user_id).await?.is_none() {
+            return Ok(false);
+        }
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO agent_skills (user_id, skill, level) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id, skill) DO UPDATE SET level = excluded.level",
+            )
+            .bind(user_id)
+            .bind(skill.name.as_str())
+            .bind(i64::from(skill.level))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(true)
+    }
+
+    /// Takes a skill away. `false` if the agent did not hold it.
+    pub async fn remove_agent_skill(&self, user_id: i64, skill: &SkillName) -> StorageResult<bool> {
+        let removed = with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM agent_skills WHERE user_id = $1 AND skill = $2")
+                .bind(user_id)
+                .bind(skill.as_str())
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(removed == 1)
+    }
+
+    /// Sets an agent's status; becoming available restarts their idle clock.
+    /// `false` if no such agent.
+    pub async fn set_agent_status(
+        &self,
+        user_id: i64,
+        status: AgentStatus,
+        now_ms: i64,
+    ) -> StorageResult<bool> {
+        let changed = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE agents SET status = $2, \
+                 idle_since = CASE WHEN $2 = 'available' AND status <> 'available' THEN $3 ELSE idle_since END \
+                 WHERE user_id = $1",
+            )
+            .bind(user_id)
+            .bind(status.as_str())
+            .bind(now_ms)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(changed == 1)
+    }
+
+    /// One agent with skills and load.
+    pub async fn agent(&self, user_id: i64) -> StorageResult<Option<AgentSnapshot>> {
+        let sql = sqlx::AssertSqlSafe(format!("{AGENT_SELECT} WHERE a.user_id = $1"));
+        let row: Option<AgentRow> =
+            with_pool!(self, |pool| sqlx::query_as(sql).bind(user_id).fetch_optional(pool).await)?;
+        let Some(row) = row else { return Ok(None) };
+        let skills: Vec<SkillRow> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT user_id, skill, level FROM agent_skills WHERE user_id = $1 ORDER BY skill")
+                .bind(user_id)
+                .fetch_all(pool)
+                .await
+        })?;
+        let skills =
+            skills.into_iter().map(|r| skill_level(r).map(|(_, s)| s)).collect::<StorageResult<_>>()?;
+        snapshot(row, skills).map(Some)
+    }
+
+    /// Every agent with skills and current load: the router's snapshot.
+    pub async fn roster(&self) -> StorageResult<Vec<AgentSnapshot>> {
+        let sql = sqlx::AssertSqlSafe(format!("{AGENT_SELECT} ORDER BY a.user_id"));
+        let rows: Vec<AgentRow> = with_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
+        let skill_rows: Vec<SkillRow> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT user_id, skill, level FROM agent_skills ORDER BY user_id, skill")
+                .fetch_all(pool)
+                .await
+        })?;
+        let mut skills: HashMap<i64, Vec<SkillLevel>> = HashMap::new();
+        for row in skill_rows {
+            let (user_id, skill) = skill_level(row)?;
+            skills.entry(user_id).or_default().push(skill);
+        }
+        rows.into_iter()
+            .map(|row| {
+                let own = skills.remove(&row.user_id).unwrap_or_default();
+                snapshot(row, own)
+            })
+            .collect()
+    }
+
+    /// Records who changed what (DESIGN: every roster change is logged).
+    pub async fn audit(
+        &self,
+        actor_id: i64,
+        action: &str,
+        subject: Option<i64>,
+        details: &str,
+        now_ms: i64,
+    ) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO audit_log (at, actor_id, action, subject, details) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(now_ms)
+            .bind(actor_id)
+            .bind(action)
+            .bind(subject)
+            .bind(details)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// The audit trail, newest first.
+    pub async fn audit_entries(
+        &self,
+        limit: i64,
+    ) -> StorageResult<Vec<(i64, i64, String, Option<i64>, String)>> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT at, actor_id, action, subject, details FROM audit_log ORDER BY id DESC LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+}
