@@ -3,6 +3,7 @@
 //! [`router::route`] is a pure function over plain data; the enrichment
 //! client, the agent roster in storage and the sweeper feed it.
 
+pub mod enrichment;
 pub mod router;
 
 pub use router::{
