@@ -18,7 +18,13 @@ pub fn branch() -> UpdateHandler<HandlerError> {
     Update::filter_message()
         .filter(is_from_a_person)
         .branch(dptree::entry().filter_command::<GroupCommand>().endpoint(group_command))
-        .branch(dptree::filter(looks_like_a_command).endpoint(unknown_command))
+        .branch(
+            dptree::filter(|msg: Message, me: Me| command_target(&msg, &me) == Some(false)).endpoint(ignore),
+        )
+        .branch(
+            dptree::filter(|msg: Message, me: Me| command_target(&msg, &me) == Some(true))
+                .endpoint(unknown_command),
+        )
         .branch(dptree::filter(|msg: Message| topic_thread(&msg).is_some()).endpoint(agent_message))
 }
 
@@ -49,15 +55,20 @@ fn has_relayable_media(msg: &Message) -> bool {
         || msg.contact().is_some()
 }
 
-/// A `/word` that is not one of ours; commands for other bots are ignored.
-fn looks_like_a_command(msg: Message, me: Me) -> bool {
-    let Some(text) = msg.text() else { return false };
-    let Some(first) = text.split_whitespace().next() else { return false };
-    let Some(command) = first.strip_prefix('/') else { return false };
-    match command.split_once('@') {
+/// For a `/command` message: `Some(true)` if it is addressed to us (or to
+/// nobody in particular), `Some(false)` if to another bot; `None` if the
+/// message is not a command. Commands are never relayed to customers.
+fn command_target(msg: &Message, me: &Me) -> Option<bool> {
+    let first = msg.text()?.split_whitespace().next()?;
+    let command = first.strip_prefix('/').filter(|c| !c.is_empty())?;
+    Some(match command.split_once('@') {
         Some((_, bot)) => bot.eq_ignore_ascii_case(me.username()),
-        None => !command.is_empty(),
-    }
+        None => true,
+    })
+}
+
+async fn ignore() -> Result<(), HandlerError> {
+    Ok(())
 }
 
 async fn unknown_command(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {

@@ -1,1 +1,3 @@
+pub mod bot;
+pub mod db;
 pub mod sim;

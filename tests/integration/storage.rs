@@ -1,10 +1,7 @@
 //! Storage tests, run on SQLite always and on PostgreSQL when
 //! `TEST_POSTGRES_URL` is set (CI sets it).
 
-#[path = "support/db.rs"]
-mod db;
-
-use db::TestDb;
+use crate::support::db::TestDb;
 use topicdesk::{
     domain::{TicketId, TicketStatus},
     storage::{NewTicket, ReopenOutcome},

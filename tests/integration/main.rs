@@ -1,0 +1,11 @@
+//! Integration tests: storage on both backends, and the whole bot end to end
+//! against the Bot API simulator (real teloxide client, real runtime, real
+//! database).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod bad_input;
+mod resilience;
+mod slice;
+mod storage;

@@ -1,0 +1,159 @@
+//! Starts the real topicdesk in-process against the simulator and a fresh
+//! database, and drives a customer through intake.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use topicdesk::{clock::SystemClock, config::Config};
+
+use super::{
+    db::TestDb,
+    sim::{BotApiSim, SUPPORT_GROUP_ID, SimMessage, SimUser, TOKEN},
+};
+
+/// A running bot with its simulator and database.
+pub struct TestBot {
+    pub sim: BotApiSim,
+    pub db: TestDb,
+    env: Vec<(String, String)>,
+    shutdown: CancellationToken,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The configuration a test bot runs with.
+pub fn config(sim: &BotApiSim, db: &TestDb, env: &[(String, String)]) -> Config {
+    let database_url = match &db.url {
+        topicdesk::config::DatabaseUrl::Sqlite(u) | topicdesk::config::DatabaseUrl::Postgres(u) => u.clone(),
+    };
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("TELOXIDE_TOKEN".to_owned(), TOKEN.to_owned()),
+        ("TELOXIDE_API_URL".to_owned(), sim.api_url().to_string()),
+        ("DATABASE_URL".to_owned(), database_url),
+        ("SUPPORT_GROUP_ID".to_owned(), SUPPORT_GROUP_ID.to_string()),
+        ("HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+    ]);
+    for (k, v) in env {
+        vars.insert(k.clone(), v.clone());
+    }
+    Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid")
+}
+
+impl TestBot {
+    /// A bot on a fresh SQLite database.
+    pub async fn start() -> TestBot {
+        Self::start_with(&[]).await
+    }
+
+    /// A bot with extra environment settings.
+    pub async fn start_with(env: &[(&str, &str)]) -> TestBot {
+        let db = TestDb::sqlite().await;
+        Self::start_on(db, env).await
+    }
+
+    /// A bot on the given database.
+    pub async fn start_on(db: TestDb, env: &[(&str, &str)]) -> TestBot {
+        topicdesk::telemetry::init();
+        let sim = BotApiSim::start().await;
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut bot = TestBot { sim, db, env, shutdown: CancellationToken::new(), handle: None };
+        bot.launch().await;
+        bot
+    }
+
+    async fn launch(&mut self) {
+        let config = config(&self.sim, &self.db, &self.env);
+        self.shutdown = CancellationToken::new();
+        let storage = self.db.storage.clone();
+        let shutdown = self.shutdown.clone();
+        self.handle =
+            Some(tokio::spawn(topicdesk::run_with(config, storage, Arc::new(SystemClock), shutdown)));
+        let polling_calls = self.sim.calls_to("getUpdates").len();
+        self.sim.wait_for(|s| s.calls_to("getUpdates").len() > polling_calls, Duration::from_secs(10)).await;
+    }
+
+    /// Stops the bot gracefully and returns how `run` ended.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        match self.handle.take() {
+            Some(handle) => tokio::time::timeout(Duration::from_secs(15), handle)
+                .await
+                .expect("the bot stops within 15 s")
+                .expect("the bot task does not panic"),
+            None => Ok(()),
+        }
+    }
+
+    /// Kills the bot without any shutdown (a crash): in-flight handlers are
+    /// dropped mid-way, like a SIGKILL of the process.
+    pub async fn crash(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.abort();
+            let _ = handle.await;
+        }
+    }
+
+    /// Starts the bot again after [`TestBot::crash`] or [`TestBot::stop`].
+    pub async fn start_again(&mut self) {
+        self.launch().await;
+    }
+
+    /// Stops and starts the bot again on the same database and simulator.
+    pub async fn restart(&mut self) {
+        self.stop().await.expect("clean stop");
+        self.launch().await;
+    }
+
+    /// Walks a customer through `/start` → category → description and
+    /// returns (ticket number, topic thread id).
+    pub async fn open_ticket(&self, customer: &SimUser, category: &str, description: &str) -> (i64, i32) {
+        let sim = &self.sim;
+        let before = sim.messages_in(customer.id, None).len();
+        sim.private_command(customer, "/start");
+        let menu = self.wait_for_customer_message(customer, before, |m| !m.callback_data().is_empty()).await;
+        let data = menu
+            .callback_data()
+            .into_iter()
+            .find(|d| d.ends_with(&format!("/{category}")))
+            .unwrap_or_else(|| panic!("no button for {category}: {:?}", menu.callback_data()));
+        let before = sim.messages_in(customer.id, None).len();
+        sim.press_button(customer, menu.message_id, &data);
+        self.wait_for_customer_message(customer, before, |_| true).await;
+        let before = sim.messages_in(customer.id, None).len();
+        sim.private_text(customer, description);
+        let opened = self
+            .wait_for_customer_message(customer, before, |m| m.body().is_some_and(|b| b.contains('#')))
+            .await;
+        let ticket = ticket_number(opened.body().unwrap_or_default());
+        let prefix = format!("#{ticket} ");
+        sim.wait_for(|s| s.topics().iter().any(|t| t.name.starts_with(&prefix)), Duration::from_secs(10))
+            .await;
+        let topic = sim.topics().into_iter().find(|t| t.name.starts_with(&prefix)).expect("topic");
+        sim.wait_for(
+            |s| s.pinned(SUPPORT_GROUP_ID, Some(topic.thread_id)).is_some(),
+            Duration::from_secs(10),
+        )
+        .await;
+        (ticket, topic.thread_id)
+    }
+
+    /// Waits for a new bot message in the customer's chat (index ≥ `after`).
+    pub async fn wait_for_customer_message(
+        &self,
+        customer: &SimUser,
+        after: usize,
+        pred: impl Fn(&SimMessage) -> bool,
+    ) -> SimMessage {
+        let id = customer.id;
+        self.sim
+            .wait_for(|s| s.messages_in(id, None).iter().skip(after).any(&pred), Duration::from_secs(10))
+            .await;
+        self.sim.messages_in(id, None).into_iter().skip(after).find(|m| pred(m)).expect("message present")
+    }
+}
+
+/// The number in "… #N …".
+pub fn ticket_number(text: &str) -> i64 {
+    let after = text.split('#').nth(1).unwrap_or_else(|| panic!("no ticket number in {text:?}"));
+    after.chars().take_while(char::is_ascii_digit).collect::<String>().parse().expect("a number")
+}
