@@ -190,6 +190,13 @@ mod tests {
             ("commands", "/close".into()),
             ("other", 7.into()),
             ("count", 3.into()),
+            ("why", "timeout".into()),
+            ("orders", 12.into()),
+            ("skill", "billing".into()),
+            ("required", "billing".into()),
+            ("level", 3.into()),
+            ("load", 1.into()),
+            ("priority", 100.into()),
         ];
         for lang in Lang::ALL {
             for key in I18n::keys(lang) {

@@ -60,3 +60,43 @@ command-needs-ticket-topic = This command works inside a ticket's topic.
 topic-not-a-ticket = This topic is not linked to a ticket; messages here are not sent to anyone.
 group-unknown-command = Unknown command. Available here: { $commands }
 group-help = topicdesk: every ticket is a topic. Write in a ticket's topic to answer the customer. Commands: { $commands }
+
+## Routing (the reason in the pinned note)
+tier-premium = Premium
+tier-standard = Standard
+tier-basic = Basic
+reason-crm-unavailable = CRM unavailable ({ $why })
+reason-crm-none = no CRM configured
+reason-tier = { $tier } customer
+reason-tier-orders = { $tier } customer ({ $orders ->
+    [one] { $orders } order
+   *[other] { $orders } orders
+})
+reason-needs = needs { $skill }
+reason-preferred-unavailable = the CRM's preferred agent { $id } cannot take it now
+reason-preferred = { $agent } is the CRM's preferred agent and is available (level { $level }, { $load ->
+    [one] { $load } open ticket
+   *[other] { $load } open tickets
+})
+reason-senior = { $agent } is the most senior available { $skill } agent (level { $level }, { $load ->
+    [one] { $load } open ticket
+   *[other] { $load } open tickets
+})
+reason-junior = { $agent } is the least senior { $skill } agent who can handle it (level { $level }, { $load ->
+    [one] { $load } open ticket
+   *[other] { $load } open tickets
+}), keeping seniors free
+reason-specialist = { $agent } is the least busy available { $skill } agent ({ $load ->
+    [one] { $load } open ticket
+   *[other] { $load } open tickets
+})
+reason-generalist = no { $required } agent is available: { $agent } from the generalist pool ({ $load ->
+    [one] { $load } open ticket
+   *[other] { $load } open tickets
+})
+reason-least-loaded = least-loaded available agent: { $agent } ({ $load ->
+    [one] { $load } open ticket
+   *[other] { $load } open tickets
+})
+reason-queued = nobody who can take it is available, so it waits in the queue (priority { $priority })
+reason-crm-says = CRM says: { $reason }

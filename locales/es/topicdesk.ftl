@@ -59,3 +59,43 @@ command-needs-ticket-topic = Este comando funciona dentro del tema de un ticket.
 topic-not-a-ticket = Este tema no está vinculado a ningún ticket; los mensajes de aquí no se envían a nadie.
 group-unknown-command = Comando desconocido. Disponibles aquí: { $commands }
 group-help = topicdesk: cada ticket es un tema. Escribe en el tema de un ticket para responder al cliente. Comandos: { $commands }
+
+## Routing (the reason in the pinned note)
+tier-premium = Premium
+tier-standard = Estándar
+tier-basic = Básico
+reason-crm-unavailable = CRM no disponible ({ $why })
+reason-crm-none = sin CRM conectado
+reason-tier = cliente { $tier }
+reason-tier-orders = cliente { $tier } ({ $orders ->
+    [one] { $orders } pedido
+   *[other] { $orders } pedidos
+})
+reason-needs = requiere { $skill }
+reason-preferred-unavailable = el agente preferido por el CRM ({ $id }) no puede atenderlo ahora
+reason-preferred = { $agent } es el agente preferido por el CRM y está disponible (nivel { $level }, { $load ->
+    [one] { $load } ticket abierto
+   *[other] { $load } tickets abiertos
+})
+reason-senior = { $agent } es el agente de { $skill } disponible con más experiencia (nivel { $level }, { $load ->
+    [one] { $load } ticket abierto
+   *[other] { $load } tickets abiertos
+})
+reason-junior = { $agent } es el agente de { $skill } con menos experiencia que puede resolverlo (nivel { $level }, { $load ->
+    [one] { $load } ticket abierto
+   *[other] { $load } tickets abiertos
+}), así los expertos quedan libres
+reason-specialist = { $agent } es el agente de { $skill } disponible menos ocupado ({ $load ->
+    [one] { $load } ticket abierto
+   *[other] { $load } tickets abiertos
+})
+reason-generalist = no hay agentes de { $required } disponibles: { $agent } del grupo general ({ $load ->
+    [one] { $load } ticket abierto
+   *[other] { $load } tickets abiertos
+})
+reason-least-loaded = agente disponible menos ocupado: { $agent } ({ $load ->
+    [one] { $load } ticket abierto
+   *[other] { $load } tickets abiertos
+})
+reason-queued = no hay nadie disponible que pueda atenderlo, así que espera en la cola (prioridad { $priority })
+reason-crm-says = el CRM dice: { $reason }

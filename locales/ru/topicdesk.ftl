@@ -59,3 +59,50 @@ command-needs-ticket-topic = Эта команда работает внутри
 topic-not-a-ticket = Эта тема не связана с обращением; сообщения отсюда никому не отправляются.
 group-unknown-command = Неизвестная команда. Здесь доступны: { $commands }
 group-help = topicdesk: каждое обращение — отдельная тема. Пишите в теме обращения, чтобы ответить клиенту. Команды: { $commands }
+
+## Routing (the reason in the pinned note)
+tier-premium = Премиум
+tier-standard = Стандарт
+tier-basic = Базовый
+reason-crm-unavailable = CRM недоступна ({ $why })
+reason-crm-none = CRM не подключена
+reason-tier = клиент уровня «{ $tier }»
+reason-tier-orders = клиент уровня «{ $tier }» ({ $orders ->
+    [one] { $orders } заказ
+    [few] { $orders } заказа
+   *[other] { $orders } заказов
+})
+reason-needs = нужен навык { $skill }
+reason-preferred-unavailable = предпочтительный агент CRM { $id } сейчас не может взять обращение
+reason-preferred = { $agent } — предпочтительный агент по данным CRM и свободен (уровень { $level }, { $load ->
+    [one] { $load } открытое обращение
+    [few] { $load } открытых обращения
+   *[other] { $load } открытых обращений
+})
+reason-senior = { $agent } — самый опытный свободный агент по навыку { $skill } (уровень { $level }, { $load ->
+    [one] { $load } открытое обращение
+    [few] { $load } открытых обращения
+   *[other] { $load } открытых обращений
+})
+reason-junior = { $agent } — наименее опытный агент по навыку { $skill }, который справится (уровень { $level }, { $load ->
+    [one] { $load } открытое обращение
+    [few] { $load } открытых обращения
+   *[other] { $load } открытых обращений
+}); старшие остаются свободны
+reason-specialist = { $agent } — наименее загруженный свободный агент по навыку { $skill } ({ $load ->
+    [one] { $load } открытое обращение
+    [few] { $load } открытых обращения
+   *[other] { $load } открытых обращений
+})
+reason-generalist = нет свободных агентов с навыком { $required }: { $agent } из общего пула ({ $load ->
+    [one] { $load } открытое обращение
+    [few] { $load } открытых обращения
+   *[other] { $load } открытых обращений
+})
+reason-least-loaded = наименее загруженный свободный агент: { $agent } ({ $load ->
+    [one] { $load } открытое обращение
+    [few] { $load } открытых обращения
+   *[other] { $load } открытых обращений
+})
+reason-queued = свободных подходящих агентов нет, обращение ждёт в очереди (приоритет { $priority })
+reason-crm-says = CRM: { $reason }

@@ -4,7 +4,9 @@
 //! client, the agent roster in storage and the sweeper feed it.
 
 pub mod enrichment;
+pub mod reason;
 pub mod router;
+pub mod service;
 
 pub use router::{
     AgentPick, AgentSnapshot, AgentStatus, CustomerProfile, Decision, Enrichment, Outcome, RoutingPolicy,

@@ -52,7 +52,7 @@ pub enum RelayOutcome {
 const ICON_UNKNOWN_TIER: u32 = 0x6FB9F0;
 
 /// Which language group-facing text (notes, topic names) is written in.
-const GROUP_LANG: Lang = Lang::En;
+pub const GROUP_LANG: Lang = Lang::En;
 
 /// The ticket service shared by all handlers.
 #[derive(Clone, Debug)]

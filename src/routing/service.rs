@@ -1,0 +1,256 @@
+//! Routing as a service: enrich a ticket, decide with the pure router,
+//! record the decision atomically, and hand queued tickets out as agents
+//! free up.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{
+    enrichment::{CustomerInfo, EnrichmentClient, EnrichmentRequest, parse_profile},
+    router::{AgentSnapshot, Decision, Enrichment, Outcome, RoutingPolicy, Rule, route},
+};
+use crate::{
+    clock::SharedClock,
+    domain::{SkillName, TicketId},
+    i18n::I18n,
+    routing::reason::render_reason,
+    storage::{Assignment, Storage, StorageError, Ticket},
+};
+
+/// What happened to a ticket's assignment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Routed {
+    pub ticket: Ticket,
+    pub decision: Decision,
+    /// The agent's name, when assigned.
+    pub agent_name: Option<String>,
+}
+
+/// Stored form of enrichment, so a queued ticket can be routed again later
+/// with what the CRM said at intake (and audits see the raw answer).
+pub fn audit_record(enrichment: &Enrichment, raw: &str) -> Option<String> {
+    match enrichment {
+        Enrichment::NotConfigured => None,
+        Enrichment::Profile(_) => {
+            let response =
+                serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
+            Some(json!({ "status": "ok", "response": response }).to_string())
+        }
+        Enrichment::Unavailable(reason) => {
+            Some(json!({ "status": "failed", "reason": reason, "detail": raw }).to_string())
+        }
+    }
+}
+
+/// Rebuilds the enrichment from a stored audit record.
+pub fn enrichment_from_record(record: Option<&str>) -> Enrichment {
+    let Some(record) = record else { return Enrichment::NotConfigured };
+    let Ok(value) = serde_json::from_str::<Value>(record) else {
+        return Enrichment::Unavailable("stored enrichment unreadable".to_owned());
+    };
+    match value.get("status").and_then(Value::as_str) {
+        Some("ok") => {
+            let body = value.get("response").map(Value::to_string).unwrap_or_default();
+            match parse_profile(body.as_bytes()).0 {
+                Ok(profile) => Enrichment::Profile(profile),
+                Err(reason) => Enrichment::Unavailable(reason),
+            }
+        }
+        _ => Enrichment::Unavailable(
+            value.get("reason").and_then(Value::as_str).unwrap_or("unknown failure").to_owned(),
+        ),
+    }
+}
+
+/// Errors of the routing service.
+#[derive(Debug, thiserror::Error)]
+pub enum RoutingError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("ticket {0} has an invalid required skill")]
+    BadSkill(i64),
+}
+
+/// The routing service shared by intake, commands and background tasks.
+#[derive(Clone, Debug)]
+pub struct RoutingService {
+    storage: Storage,
+    enrichment: Option<Arc<EnrichmentClient>>,
+    policy: RoutingPolicy,
+    i18n: Arc<I18n>,
+    clock: SharedClock,
+}
+
+/// How often a claim is retried when another router took the agent's last slot.
+const CLAIM_ATTEMPTS: usize = 3;
+
+impl RoutingService {
+    /// Builds the service.
+    pub fn new(
+        storage: Storage,
+        enrichment: Option<Arc<EnrichmentClient>>,
+        policy: RoutingPolicy,
+        i18n: Arc<I18n>,
+        clock: SharedClock,
+    ) -> Self {
+        Self { storage, enrichment, policy, i18n, clock }
+    }
+
+    /// Enriches a new ticket and assigns it (or queues it).
+    pub async fn route_new(&self, ticket: &Ticket) -> Result<Routed, RoutingError> {
+        let roster = self.storage.roster().await?;
+        let (enrichment, raw) = match &self.enrichment {
+            None => (Enrichment::NotConfigured, String::new()),
+            Some(client) => {
+                let request = EnrichmentRequest {
+                    ticket_id: ticket.id.0,
+                    customer: CustomerInfo {
+                        telegram_id: ticket.customer_id,
+                        username: ticket.customer_username.clone(),
+                        first_name: ticket.customer_name.clone(),
+                        language_code: ticket.language.clone(),
+                    },
+                    category: ticket.category.clone(),
+                    required_skill: ticket.required_skill.clone(),
+                    description: ticket.description.clone(),
+                    candidates: roster.iter().filter(|a| a.can_take_work()).map(Into::into).collect(),
+                };
+                let result = client.enrich(&request).await;
+                (result.enrichment, result.audit)
+            }
+        };
+        let tier = match &enrichment {
+            Enrichment::Profile(p) => p.tier,
+            _ => None,
+        };
+        let priority = match &enrichment {
+            Enrichment::Profile(p) => p.priority.unwrap_or_else(|| self.policy.priority_of(tier)),
+            _ => self.policy.priority_of(None),
+        };
+        let record = audit_record(&enrichment, &raw);
+        self.storage
+            .set_ticket_enrichment(ticket.id, tier, priority, record.as_deref().unwrap_or(""))
+            .await?;
+        self.assign(ticket.id, &enrichment, roster, None).await
+    }
+
+    /// Routes the ticket with the given enrichment and claims the agent;
+    /// retries with a fresh roster if the claim loses a race.
+    async fn assign(
+        &self,
+        id: TicketId,
+        enrichment: &Enrichment,
+        mut roster: Vec<AgentSnapshot>,
+        expected: Option<i64>,
+    ) -> Result<Routed, RoutingError> {
+        for _ in 0..CLAIM_ATTEMPTS {
+            let Some(ticket) = self.storage.ticket(id).await? else {
+                return Err(RoutingError::Storage(StorageError::Corrupt(format!(
+                    "ticket {} vanished",
+                    id.0
+                ))));
+            };
+            let skill = SkillName::parse(&ticket.required_skill).map_err(|_| RoutingError::BadSkill(id.0))?;
+            let decision = route(&skill, enrichment, &roster, &self.policy);
+            let reason = render_reason(&self.i18n, crate::tickets::GROUP_LANG, &decision);
+            match decision.outcome {
+                Outcome::Queue => {
+                    self.storage.set_ticket_queued(id, Rule::Queued.as_str(), &reason).await?;
+                    let ticket = self.storage.ticket(id).await?.unwrap_or(ticket);
+                    return Ok(Routed { ticket, decision, agent_name: None });
+                }
+                Outcome::Assign(agent_id) => {
+                    let assignment = Assignment {
+                        agent_id,
+                        rule: decision.reason.rule.as_str(),
+                        reason: &reason,
+                        now_ms: self.clock.now_ms(),
+                    };
+                    if self.storage.assign_ticket(id, expected, &assignment).await? {
+                        let agent_name = roster.iter().find(|a| a.id == agent_id).map(|a| a.name.clone());
+                        let ticket = self.storage.ticket(id).await?.unwrap_or(ticket);
+                        tracing::info!(
+                            ticket_id = id.0,
+                            agent_id,
+                            rule = decision.reason.rule.as_str(),
+                            "ticket assigned"
+                        );
+                        return Ok(Routed { ticket, decision, agent_name });
+                    }
+                    // Someone else took the slot or the ticket; look again.
+                    roster = self.storage.roster().await?;
+                }
+            }
+        }
+        let ticket = self.storage.ticket(id).await?.ok_or_else(|| {
+            RoutingError::Storage(StorageError::Corrupt(format!("ticket {} vanished", id.0)))
+        })?;
+        let decision = route(
+            &SkillName::parse(&ticket.required_skill).map_err(|_| RoutingError::BadSkill(id.0))?,
+            enrichment,
+            &[],
+            &self.policy,
+        );
+        Ok(Routed { ticket, decision, agent_name: None })
+    }
+
+    /// Assigns waiting tickets, highest priority first, while agents can
+    /// take them. Returns the tickets that got an agent.
+    pub async fn drain_queue(&self) -> Result<Vec<Routed>, RoutingError> {
+        let mut assigned = Vec::new();
+        for ticket in self.storage.queue(200).await? {
+            let roster = self.storage.roster().await?;
+            if !roster.iter().any(AgentSnapshot::can_take_work) {
+                break;
+            }
+            let enrichment = enrichment_from_record(ticket.enrichment.as_deref());
+            let routed = self.assign(ticket.id, &enrichment, roster, None).await?;
+            if matches!(routed.decision.outcome, Outcome::Assign(_)) && routed.ticket.assignee_id.is_some() {
+                assigned.push(routed);
+            }
+        }
+        Ok(assigned)
+    }
+
+    /// Claims a ticket for `agent` directly (`/take`, `/reassign`), with the
+    /// reason given. `false` if the agent is at capacity or the ticket changed.
+    pub async fn claim(
+        &self,
+        ticket: &Ticket,
+        agent_id: i64,
+        rule: &str,
+        reason: &str,
+    ) -> Result<bool, RoutingError> {
+        let assignment = Assignment { agent_id, rule, reason, now_ms: self.clock.now_ms() };
+        Ok(self.storage.assign_ticket(ticket.id, ticket.assignee_id, &assignment).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{domain::Tier, routing::router::CustomerProfile};
+
+    #[test]
+    fn enrichment_records_round_trip() {
+        let profile = Enrichment::Profile(CustomerProfile {
+            tier: Some(Tier::Premium),
+            order_count: Some(3),
+            preferred_agent_id: Some(7),
+            ..Default::default()
+        });
+        let raw = r#"{"tier":"premium","order_count":3,"preferred_agent_id":7,"extra":[1]}"#;
+        let record = audit_record(&profile, raw).expect("stored");
+        assert!(record.contains("\"extra\":[1]"), "the raw answer is kept: {record}");
+        assert_eq!(enrichment_from_record(Some(&record)), profile);
+
+        let failed = Enrichment::Unavailable("timeout after 5s".into());
+        let record = audit_record(&failed, "{\"error\":\"timeout after 5s\"}").expect("stored");
+        assert_eq!(enrichment_from_record(Some(&record)), failed);
+
+        assert_eq!(audit_record(&Enrichment::NotConfigured, ""), None);
+        assert_eq!(enrichment_from_record(None), Enrichment::NotConfigured);
+        assert!(matches!(enrichment_from_record(Some("garbage")), Enrichment::Unavailable(_)));
+    }
+}
