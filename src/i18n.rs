@@ -197,6 +197,7 @@ mod tests {
             ("level", 3.into()),
             ("load", 1.into()),
             ("priority", 100.into()),
+            ("value", "1520.00".into()),
         ];
         for lang in Lang::ALL {
             for key in I18n::keys(lang) {

@@ -26,6 +26,7 @@ use crate::{
     config::Config,
     i18n::I18n,
     intake::IntakeStore,
+    routing::{RoutingPolicy, enrichment::EnrichmentClient, service::RoutingService},
     storage::Storage,
     telegram::{
         build_bot, commands,
@@ -76,7 +77,27 @@ pub async fn run_with(
     }
     commands::register(&bot, &i18n, &config).await;
 
-    let desk = TicketDesk::new(bot.clone(), storage.clone(), config.clone(), i18n.clone(), clock.clone());
+    let enrichment = match &config.routing_webhook_url {
+        Some(url) => Some(Arc::new(
+            EnrichmentClient::new(
+                url.clone(),
+                config.routing_webhook_secret.clone(),
+                config.routing_webhook_timeout,
+                clock.clone(),
+            )
+            .context("building the CRM webhook client")?,
+        )),
+        None => None,
+    };
+    let routing = RoutingService::new(
+        storage.clone(),
+        enrichment,
+        RoutingPolicy::default(),
+        i18n.clone(),
+        clock.clone(),
+    );
+    let desk =
+        TicketDesk::new(bot.clone(), storage.clone(), config.clone(), i18n.clone(), clock.clone(), routing);
     let deps = dptree::deps![
         bot.clone(),
         me.clone(),

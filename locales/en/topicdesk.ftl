@@ -34,6 +34,18 @@ cmd-note = Internal note, never sent to the customer
 
 ## Ticket topic
 topic-name = #{ $id } · { $category } · { $customer }
+topic-name-tier = #{ $id } · { $tier } · { $category } · { $customer }
+note-tier-not-given = not given by the CRM
+note-tier-crm-unavailable = unknown (CRM unavailable: { $why })
+note-orders = { $count ->
+    [one] { $count } order
+   *[other] { $count } orders
+}
+note-recent-tickets = { $count ->
+    [one] { $count } recent ticket
+   *[other] { $count } recent tickets
+}
+note-lifetime-value = lifetime value { $value }
 note-title = Ticket #{ $id }
 note-customer = Customer
 note-tier = Tier

@@ -33,6 +33,18 @@ cmd-note = Nota interna, nunca se envía al cliente
 
 ## Ticket topic
 topic-name = #{ $id } · { $category } · { $customer }
+topic-name-tier = #{ $id } · { $tier } · { $category } · { $customer }
+note-tier-not-given = el CRM no lo indicó
+note-tier-crm-unavailable = desconocido (CRM no disponible: { $why })
+note-orders = { $count ->
+    [one] { $count } pedido
+   *[other] { $count } pedidos
+}
+note-recent-tickets = { $count ->
+    [one] { $count } ticket reciente
+   *[other] { $count } tickets recientes
+}
+note-lifetime-value = valor de vida { $value }
 note-title = Ticket #{ $id }
 note-customer = Cliente
 note-tier = Nivel

@@ -33,6 +33,20 @@ cmd-note = Внутренняя заметка, клиент её не увид�
 
 ## Ticket topic
 topic-name = #{ $id } · { $category } · { $customer }
+topic-name-tier = #{ $id } · { $tier } · { $category } · { $customer }
+note-tier-not-given = CRM не сообщила
+note-tier-crm-unavailable = неизвестен (CRM недоступна: { $why })
+note-orders = { $count ->
+    [one] { $count } заказ
+    [few] { $count } заказа
+   *[other] { $count } заказов
+}
+note-recent-tickets = { $count ->
+    [one] { $count } недавнее обращение
+    [few] { $count } недавних обращения
+   *[other] { $count } недавних обращений
+}
+note-lifetime-value = сумма покупок { $value }
 note-title = Обращение #{ $id }
 note-customer = Клиент
 note-tier = Уровень

@@ -199,13 +199,18 @@ async fn receive_description(
         description_has_media: msg.text().is_none(),
         created_at_ms: desk.now_ms(),
     };
-    let ticket = desk.open(new).await?;
+    let ticket = desk.create(new).await?;
     dialogue.exit().await?;
     let text = desk.i18n().t_args(lang, "ticket-opened", &[("id", ticket.id.0.into())]);
-    crate::telegram::retry::with_retry("sendMessage", || {
+    let told = crate::telegram::retry::with_retry("sendMessage", || {
         bot.send_message(msg.chat.id, text.clone()).into_future()
     })
-    .await?;
+    .await;
+    // The customer hears back at once; enrichment (up to its deadline),
+    // routing and the topic follow in this same lane, so their next
+    // messages queue behind it, in order.
+    desk.route_and_publish(ticket).await;
+    told?;
     Ok(())
 }
 

@@ -129,9 +129,7 @@ impl RoutingService {
             _ => self.policy.priority_of(None),
         };
         let record = audit_record(&enrichment, &raw);
-        self.storage
-            .set_ticket_enrichment(ticket.id, tier, priority, record.as_deref().unwrap_or(""))
-            .await?;
+        self.storage.set_ticket_enrichment(ticket.id, tier, priority, record.as_deref()).await?;
         self.assign(ticket.id, &enrichment, roster, None).await
     }
 

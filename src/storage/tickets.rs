@@ -345,7 +345,7 @@ impl Storage {
         id: TicketId,
         tier: Option<Tier>,
         priority: i64,
-        enrichment: &str,
+        enrichment: Option<&str>,
     ) -> StorageResult<()> {
         with_pool!(self, |pool| {
             sqlx::query("UPDATE tickets SET tier = $2, priority = $3, enrichment = $4 WHERE id = $1")

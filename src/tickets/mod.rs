@@ -18,6 +18,7 @@ use crate::{
     clock::SharedClock,
     config::Config,
     i18n::{I18n, Lang},
+    routing::service::{Routed, RoutingError, RoutingService},
     storage::{NewTicket, ReopenOutcome, Storage, StorageError, Ticket},
     telegram::retry::with_retry,
 };
@@ -27,6 +28,8 @@ use crate::{
 pub enum DeskError {
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Routing(#[from] RoutingError),
     #[error("Bot API call {call} failed for ticket {ticket}: {source}")]
     Telegram {
         call: &'static str,
@@ -48,9 +51,6 @@ pub enum RelayOutcome {
     TicketClosed,
 }
 
-/// The default topic icon colour while a ticket's tier is unknown.
-const ICON_UNKNOWN_TIER: u32 = 0x6FB9F0;
-
 /// Which language group-facing text (notes, topic names) is written in.
 pub const GROUP_LANG: Lang = Lang::En;
 
@@ -62,6 +62,7 @@ pub struct TicketDesk {
     config: Arc<Config>,
     i18n: Arc<I18n>,
     clock: SharedClock,
+    routing: RoutingService,
 }
 
 fn topic_error(error: &RequestError) -> Option<&str> {
@@ -92,8 +93,20 @@ fn is_uncopyable(error: &RequestError) -> bool {
 
 impl TicketDesk {
     /// Builds the service.
-    pub fn new(bot: Bot, storage: Storage, config: Arc<Config>, i18n: Arc<I18n>, clock: SharedClock) -> Self {
-        Self { bot, storage, config, i18n, clock }
+    pub fn new(
+        bot: Bot,
+        storage: Storage,
+        config: Arc<Config>,
+        i18n: Arc<I18n>,
+        clock: SharedClock,
+        routing: RoutingService,
+    ) -> Self {
+        Self { bot, storage, config, i18n, clock, routing }
+    }
+
+    /// The routing service.
+    pub fn routing(&self) -> &RoutingService {
+        &self.routing
     }
 
     /// The storage, for handlers that only read.
@@ -116,19 +129,84 @@ impl TicketDesk {
         self.clock.now_ms()
     }
 
-    /// Creates the ticket and sets up its topic. The ticket exists once the row
-    /// is written: if Telegram refuses the topic now, the error is logged and
-    /// the topic is created later (on the next message, or by the repair task).
-    pub async fn open(&self, new: NewTicket) -> Result<Ticket, DeskError> {
+    /// Writes the ticket row. From here on the ticket exists: whatever
+    /// Telegram or the CRM do next, it is routed and given a topic (now, on
+    /// the next message, or by the repair task).
+    pub async fn create(&self, new: NewTicket) -> Result<Ticket, DeskError> {
         let ticket = self.storage.create_ticket(&new).await?;
         tracing::info!(ticket_id = ticket.id.0, customer_id = ticket.customer_id, category = %ticket.category, "ticket opened");
-        match self.ensure_topic(ticket.clone()).await {
-            Ok(ticket) => Ok(ticket),
-            Err(error) => {
-                tracing::error!(ticket_id = ticket.id.0, error = %error, "could not set up the ticket topic yet; will retry");
-                Ok(ticket)
+        Ok(ticket)
+    }
+
+    /// Enriches and routes a new ticket, then sets up its topic and pinned
+    /// note. Failures are logged and retried later, never lost.
+    pub async fn route_and_publish(&self, mut ticket: Ticket) -> Ticket {
+        let ticket_id = ticket.id.0;
+        if ticket.routing_rule.is_none() {
+            match self.routing.route_new(&ticket).await {
+                Ok(routed) => ticket = routed.ticket,
+                Err(error) => {
+                    tracing::error!(ticket_id, %error, "routing failed; the ticket waits in the queue")
+                }
             }
         }
+        match self.ensure_topic(ticket.clone()).await {
+            Ok(ticket) => ticket,
+            Err(error) => {
+                tracing::error!(ticket_id, %error, "could not set up the ticket topic yet; will retry");
+                ticket
+            }
+        }
+    }
+
+    async fn assignee_name(&self, ticket: &Ticket) -> Option<String> {
+        let agent = ticket.assignee_id?;
+        match self.storage.agent(agent).await {
+            Ok(found) => found.map(|a| a.name),
+            Err(error) => {
+                tracing::warn!(ticket_id = ticket.id.0, %error, "cannot look up the assignee's name");
+                None
+            }
+        }
+    }
+
+    /// Posts a fresh internal note (after a re-assignment), pins it in place
+    /// of the old one, and mentions the new agent.
+    pub async fn publish_assignment(&self, routed: Routed) -> Result<Ticket, DeskError> {
+        let mut ticket = routed.ticket;
+        if ticket.thread_id.is_none() || ticket.note_message_id.is_none() {
+            return self.ensure_topic(ticket).await;
+        }
+        let old_note = ticket.note_message_id;
+        ticket.note_message_id = None;
+        let ticket = self.ensure_topic(ticket).await?;
+        if let Some(old) = old_note {
+            let unpinned = with_retry("unpinChatMessage", || {
+                self.bot
+                    .unpin_chat_message(self.config.support_group)
+                    .message_id(MessageId(old))
+                    .into_future()
+            })
+            .await;
+            if let Err(error) = unpinned {
+                tracing::debug!(ticket_id = ticket.id.0, %error, "could not unpin the old note");
+            }
+        }
+        Ok(ticket)
+    }
+
+    /// Hands waiting tickets to agents who can take them now, and posts each
+    /// new assignment in its topic.
+    pub async fn drain_queue(&self) -> Result<usize, DeskError> {
+        let assigned = self.routing.drain_queue().await?;
+        let count = assigned.len();
+        for routed in assigned {
+            let ticket_id = routed.ticket.id.0;
+            if let Err(error) = self.publish_assignment(routed).await {
+                tracing::warn!(ticket_id, %error, "could not post the assignment note");
+            }
+        }
+        Ok(count)
     }
 
     /// Makes sure the ticket has its forum topic and its pinned internal note.
@@ -139,11 +217,9 @@ impl TicketDesk {
             Some(thread) => thread,
             None => {
                 let name = note::topic_name(&self.i18n, GROUP_LANG, &ticket);
+                let color = Rgb::from_u32(note::topic_color(ticket.tier));
                 let topic = with_retry("createForumTopic", || {
-                    self.bot
-                        .create_forum_topic(group, name.clone())
-                        .icon_color(Rgb::from_u32(ICON_UNKNOWN_TIER))
-                        .into_future()
+                    self.bot.create_forum_topic(group, name.clone()).icon_color(color).into_future()
                 })
                 .await
                 .map_err(|source| DeskError::Telegram {
@@ -159,7 +235,8 @@ impl TicketDesk {
             }
         };
         if ticket.note_message_id.is_none() {
-            let html = note::render_note(&self.i18n, GROUP_LANG, &ticket);
+            let assignee = self.assignee_name(&ticket).await;
+            let html = note::render_note(&self.i18n, GROUP_LANG, &ticket, assignee.as_deref());
             let sent = with_retry("sendMessage", || {
                 self.bot
                     .send_message(group, html.clone())
@@ -221,7 +298,14 @@ impl TicketDesk {
         msg: &Message,
     ) -> Result<RelayOutcome, DeskError> {
         let ticket_id = ticket.id.0;
-        let mut ticket = self.ensure_topic(ticket).await?;
+        let mut ticket = if ticket.thread_id.is_some() && ticket.note_message_id.is_some() {
+            ticket
+        } else {
+            self.route_and_publish(ticket).await
+        };
+        if ticket.thread_id.is_none() {
+            ticket = self.ensure_topic(ticket).await?;
+        }
         for attempt in 0..2 {
             let Some(thread) = ticket.thread_id else { break };
             match self.copy(self.config.support_group, Some(thread), msg.chat.id, msg.id.0).await {
@@ -386,14 +470,11 @@ impl TicketDesk {
     pub async fn repair_topics(&self) -> Result<usize, DeskError> {
         let mut repaired = 0;
         for ticket in self.storage.tickets_missing_topic(50).await? {
-            let ticket_id = ticket.id.0;
-            match self.ensure_topic(ticket).await {
-                Ok(_) => repaired += 1,
-                Err(error) => {
-                    tracing::warn!(ticket_id, %error, "topic repair failed; will retry");
-                    break;
-                }
+            let ticket = self.route_and_publish(ticket).await;
+            if ticket.thread_id.is_none() || ticket.note_message_id.is_none() {
+                break; // Telegram still refuses; try again next round.
             }
+            repaired += 1;
         }
         Ok(repaired)
     }

@@ -4,7 +4,9 @@
 use teloxide::utils::html::escape;
 
 use crate::{
+    domain::Tier,
     i18n::{I18n, Lang},
+    routing::{Enrichment, reason::tier_label, service::enrichment_from_record},
     storage::Ticket,
 };
 
@@ -59,23 +61,36 @@ pub fn category_label(i18n: &I18n, lang: Lang, category: &str) -> String {
     }
 }
 
-/// The topic name: `#42 · Billing and payments · Bob` (at most 128 characters).
+/// The topic name: `#42 · Premium · Billing and payments · Bob`, without the
+/// tier while it is unknown (at most 128 characters).
 pub fn topic_name(i18n: &I18n, lang: Lang, ticket: &Ticket) -> String {
     let customer = truncate_chars(ticket.customer_name.trim(), TOPIC_CUSTOMER_MAX);
-    let name = i18n.t_args(
-        lang,
-        "topic-name",
-        &[
-            ("id", ticket.id.0.into()),
-            ("category", category_label(i18n, lang, &ticket.category).into()),
-            ("customer", customer.into()),
-        ],
-    );
+    let id = ("id", ticket.id.0.into());
+    let category = ("category", category_label(i18n, lang, &ticket.category).into());
+    let name = match ticket.tier {
+        Some(tier) => i18n.t_args(
+            lang,
+            "topic-name-tier",
+            &[id, ("tier", tier_label(i18n, lang, tier).into()), category, ("customer", customer.into())],
+        ),
+        None => i18n.t_args(lang, "topic-name", &[id, category, ("customer", customer.into())]),
+    };
     truncate_chars(&name, TOPIC_NAME_MAX)
 }
 
-/// The internal note, as Telegram HTML. Every value from a user is escaped.
-pub fn render_note(i18n: &I18n, lang: Lang, ticket: &Ticket) -> String {
+/// The topic icon colour for a tier (Telegram allows six colours).
+pub fn topic_color(tier: Option<Tier>) -> u32 {
+    match tier {
+        Some(Tier::Premium) => 0xFFD67E,
+        Some(Tier::Standard) => 0x6FB9F0,
+        Some(Tier::Basic) => 0x8EEE98,
+        None => 0xCB86DB,
+    }
+}
+
+/// The internal note, as Telegram HTML. Every value from a user or the CRM
+/// is escaped. `assignee` is the assigned agent's name, when there is one.
+pub fn render_note(i18n: &I18n, lang: Lang, ticket: &Ticket, assignee: Option<&str>) -> String {
     let label = |key: &str| escape(&i18n.t(lang, key));
     let mut customer =
         format!("<a href=\"tg://user?id={}\">{}</a>", ticket.customer_id, escape(&ticket.customer_name));
@@ -84,12 +99,37 @@ pub fn render_note(i18n: &I18n, lang: Lang, ticket: &Ticket) -> String {
     }
     customer.push_str(&format!(" · id <code>{}</code> · {}", ticket.customer_id, escape(&ticket.language)));
 
-    let tier = match ticket.tier {
-        Some(tier) => escape(tier.as_str()),
-        None => label("note-tier-unknown"),
+    let tier = match enrichment_from_record(ticket.enrichment.as_deref()) {
+        Enrichment::Profile(profile) => {
+            let mut parts = vec![match ticket.tier {
+                Some(tier) => escape(&tier_label(i18n, lang, tier)),
+                None => label("note-tier-not-given"),
+            }];
+            if let Some(orders) = profile.order_count {
+                parts.push(escape(&i18n.t_args(lang, "note-orders", &[("count", orders.into())])));
+            }
+            if let Some(recent) = profile.recent_ticket_count {
+                parts.push(escape(&i18n.t_args(lang, "note-recent-tickets", &[("count", recent.into())])));
+            }
+            if let Some(value) = profile.lifetime_value {
+                parts.push(escape(&i18n.t_args(
+                    lang,
+                    "note-lifetime-value",
+                    &[("value", format!("{value:.2}").into())],
+                )));
+            }
+            parts.join(" · ")
+        }
+        Enrichment::Unavailable(why) => {
+            escape(&i18n.t_args(lang, "note-tier-crm-unavailable", &[("why", why.into())]))
+        }
+        Enrichment::NotConfigured => label("note-tier-unknown"),
     };
     let assignee = match ticket.assignee_id {
-        Some(agent) => format!("<a href=\"tg://user?id={agent}\">{agent}</a>"),
+        Some(agent) => {
+            let name = assignee.map(str::to_owned).unwrap_or_else(|| agent.to_string());
+            format!("<a href=\"tg://user?id={agent}\">{}</a>", escape(&name))
+        }
         None => label("note-assignee-none"),
     };
     let routing = match &ticket.routing_reason {
@@ -154,7 +194,7 @@ mod tests {
     #[test]
     fn the_note_carries_customer_category_and_description_escaped() {
         let i18n = I18n::load().expect("locales");
-        let note = render_note(&i18n, Lang::En, &ticket());
+        let note = render_note(&i18n, Lang::En, &ticket(), None);
         assert!(note.contains("Ticket #42"), "{note}");
         assert!(note.contains("<a href=\"tg://user?id=777\">Bob &lt;script&gt;</a> @bob"), "{note}");
         assert!(note.contains("Billing and payments (<code>billing</code>)"), "{note}");
@@ -166,13 +206,28 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_crm_is_stated_in_the_note() {
+        let i18n = I18n::load().expect("locales");
+        let mut t = ticket();
+        t.enrichment = Some(r#"{"status":"failed","reason":"timeout after 5s","detail":""}"#.into());
+        let note = render_note(&i18n, Lang::En, &t, None);
+        assert!(note.contains("unknown (CRM unavailable: timeout after 5s)"), "{note}");
+    }
+
+    #[test]
     fn the_note_names_the_assignee_as_a_mention_and_the_reason() {
         let i18n = I18n::load().expect("locales");
         let mut t = ticket();
         t.assignee_id = Some(1001);
+        t.tier = Some(Tier::Premium);
+        t.enrichment = Some(
+            r#"{"status":"ok","response":{"tier":"premium","order_count":12,"recent_ticket_count":1}}"#
+                .into(),
+        );
         t.routing_reason = Some("Alice is the senior billing agent".into());
-        let note = render_note(&i18n, Lang::En, &t);
-        assert!(note.contains("<a href=\"tg://user?id=1001\">"), "{note}");
+        let note = render_note(&i18n, Lang::En, &t, Some("Alice <3"));
+        assert!(note.contains("<a href=\"tg://user?id=1001\">Alice &lt;3</a>"), "{note}");
+        assert!(note.contains("Premium · 12 orders · 1 recent ticket"), "{note}");
         assert!(note.contains("Alice is the senior billing agent"), "{note}");
     }
 
@@ -182,7 +237,7 @@ mod tests {
         let mut t = ticket();
         t.description = "😀".repeat(5000);
         t.customer_name = "N".repeat(64);
-        let note = render_note(&i18n, Lang::Ru, &t);
+        let note = render_note(&i18n, Lang::Ru, &t, None);
         assert!(note.encode_utf16().count() < 4096, "{}", note.encode_utf16().count());
         assert!(note.contains('…'));
     }
@@ -197,6 +252,9 @@ mod tests {
         let name = topic_name(&i18n, Lang::En, &t);
         assert!(name.chars().count() <= 128);
         assert!(name.starts_with("#42 · Custom cat · ЖЖ"), "{name}");
+        t.tier = Some(Tier::Premium);
+        t.customer_name = "Bob".into();
+        assert_eq!(topic_name(&i18n, Lang::En, &t), "#42 · Premium · Custom cat · Bob");
     }
 
     #[test]

@@ -59,14 +59,30 @@ async fn server_errors_and_dropped_connections_are_retried_once_delivered() {
 }
 
 #[tokio::test]
-async fn a_topic_closed_by_hand_is_reopened_for_an_open_ticket() {
+async fn a_topic_closed_by_hand_still_receives_the_customer() {
     let mut bot = TestBot::start().await;
     let finn = customer(602);
     let (_, thread) = bot.open_ticket(&finn, "billing", "help").await;
+    // An agent closes the topic in Telegram while the ticket is open (the
+    // service message this produces is ignored, not relayed).
     bot.sim.close_topic_externally(thread);
     let msg = bot.sim.private_text(&finn, "hello again");
     bot.sim.wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.copied_from == Some((finn.id, msg))).await;
-    assert!(!bot.sim.topics()[0].closed);
+
+    // Without the topic right, Telegram refuses posts in a closed topic; the
+    // bot created the topic, so it may reopen it, and then delivers.
+    bot.sim.set_can_manage_topics(false);
+    let refused_first = bot.sim.private_text(&finn, "anyone?");
+    bot.sim
+        .wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.copied_from == Some((finn.id, refused_first)))
+        .await;
+    let copies = bot.sim.calls_to("copyMessage");
+    assert!(
+        copies.iter().any(|c| c.error.as_ref().is_some_and(|e| e.1.contains("TOPIC_CLOSED"))),
+        "{copies:?}"
+    );
+    assert_eq!(bot.sim.calls_to("reopenForumTopic").len(), 1);
+    assert!(!bot.sim.topics()[0].closed, "the topic is open again");
     bot.stop().await.expect("clean stop");
 }
 

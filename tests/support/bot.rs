@@ -53,7 +53,7 @@ impl TestBot {
 
     /// A bot on the given database.
     pub async fn start_on(db: TestDb, env: &[(&str, &str)]) -> TestBot {
-        topicdesk::telemetry::init();
+        topicdesk::telemetry::init_for_tests();
         let sim = BotApiSim::start().await;
         let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let mut bot = TestBot { sim, db, env, shutdown: CancellationToken::new(), handle: None };
