@@ -198,6 +198,11 @@ mod tests {
             ("load", 1.into()),
             ("priority", 100.into()),
             ("value", "1520.00".into()),
+            ("capacity", 5.into()),
+            ("status", "available".into()),
+            ("skills", "billing:3".into()),
+            ("wait", "4m".into()),
+            ("admin", "Root".into()),
         ];
         for lang in Lang::ALL {
             for key in I18n::keys(lang) {

@@ -4,6 +4,7 @@
 //! reachable from here, so tests run the real bot in-process against the Bot
 //! API simulator.
 
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod domain;

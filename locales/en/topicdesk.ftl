@@ -112,3 +112,57 @@ reason-least-loaded = least-loaded available agent: { $agent } ({ $load ->
 })
 reason-queued = nobody who can take it is available, so it waits in the queue (priority { $priority })
 reason-crm-says = CRM says: { $reason }
+
+## Admin and agent commands
+cmd-take = Take this waiting ticket
+cmd-reassign = Give this ticket to another agent (admins)
+cmd-available = I can take tickets
+cmd-away = Pause new tickets for me
+cmd-offline = I'm done for today
+cmd-agents = Agents, skills, status and load
+cmd-queue = Tickets waiting for an agent
+cmd-agent-add = Add an agent (admins)
+cmd-agent-remove = Remove an agent (admins)
+cmd-skill-add = Give an agent a skill (admins)
+cmd-skill-remove = Take a skill away (admins)
+admin-only = Only admins can do that (their ids are listed in ADMIN_IDS). Nothing was changed.
+agent-only = This is for agents. An admin can add you with /agent_add { $id }.
+agent-default-name = Agent { $id }
+usage-agent-add = Usage: /agent_add <user id> [capacity], or reply to the person's message with /agent_add [capacity]. Capacity is 1–50 open tickets (default 5).
+usage-agent-remove = Usage: /agent_remove <user id>
+usage-skill-add = Usage: /skill_add <user id> <skill>[:level], e.g. /skill_add 12345 billing:3 (level 1–3, 3 = senior; default 1).
+usage-skill-remove = Usage: /skill_remove <user id> <skill>
+usage-reassign = Usage: /reassign <agent's user id>, in the ticket's topic.
+agent-added = ✅ { $name } ({ $id }) is now an agent: capacity { $capacity }, available. Give skills with /skill_add { $id } <skill>[:level].
+agent-updated = ✅ { $name } ({ $id }): capacity set to { $capacity }.
+agent-removed = ✅ Agent { $id } removed. { $count ->
+    [0] They had no open tickets.
+    [one] Their { $count } open ticket went back to the queue.
+   *[other] Their { $count } open tickets went back to the queue.
+}
+agent-not-found = There is no agent { $id }. /agents lists them; /agent_add adds one.
+skill-added = ✅ { $name } ({ $id }) now has { $skill }.
+skill-removed = ✅ { $name } ({ $id }) no longer has { $skill }.
+skill-not-held = { $name } ({ $id }) does not have the skill { $skill }.
+status-available = available
+status-away = away
+status-offline = offline
+status-set-available = ✅ { $name } is available: new tickets can come to you.
+status-set-away = ✅ { $name } is away: no new tickets until you send /available.
+status-set-offline = ✅ { $name } is offline: no new tickets until you send /available.
+roster-empty = No agents yet. An admin adds one with /agent_add <user id>.
+roster-title = Agents ({ $count }):
+roster-line = • { $name } ({ $id }) · { $status } · { $load }/{ $capacity } open · { $skills }
+roster-no-skills = no skills yet
+queue-empty = The queue is empty: every open ticket has an agent.
+queue-title = Waiting for an agent ({ $count }):
+queue-line = • #{ $id } · { $tier } · { $category } · priority { $priority } · waiting { $wait }
+tier-unknown = tier unknown
+ticket-not-open = Ticket #{ $id } is closed; /reopen it first.
+take-already-yours = Ticket #{ $id } is already yours.
+take-assigned-to-other = Ticket #{ $id } is assigned to { $name }. An admin can move it with /reassign.
+take-at-capacity = You are at your capacity ({ $capacity } open tickets). Close one first.
+reassign-done = ✅ Ticket #{ $id } is assigned to { $name }.
+reassign-at-capacity = { $name } is at capacity; choose another agent or raise it with /agent_add.
+reason-taken = { $agent } took it with /take
+reason-reassigned = reassigned by { $admin } to { $agent }

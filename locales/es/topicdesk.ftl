@@ -111,3 +111,57 @@ reason-least-loaded = agente disponible menos ocupado: { $agent } ({ $load ->
 })
 reason-queued = no hay nadie disponible que pueda atenderlo, así que espera en la cola (prioridad { $priority })
 reason-crm-says = el CRM dice: { $reason }
+
+## Admin and agent commands
+cmd-take = Tomar este ticket en espera
+cmd-reassign = Pasar el ticket a otro agente (admins)
+cmd-available = Puedo recibir tickets
+cmd-away = Pausar tickets nuevos para mí
+cmd-offline = He terminado por hoy
+cmd-agents = Agentes, habilidades, estado y carga
+cmd-queue = Tickets esperando agente
+cmd-agent-add = Añadir un agente (admins)
+cmd-agent-remove = Quitar un agente (admins)
+cmd-skill-add = Dar una habilidad a un agente (admins)
+cmd-skill-remove = Quitar una habilidad (admins)
+admin-only = Solo los admins pueden hacer eso (sus ids están en ADMIN_IDS). No se ha cambiado nada.
+agent-only = Esto es para agentes. Un admin puede añadirte con /agent_add { $id }.
+agent-default-name = Agente { $id }
+usage-agent-add = Uso: /agent_add <id de usuario> [capacidad], o responde a un mensaje de la persona con /agent_add [capacidad]. La capacidad es de 1 a 50 tickets abiertos (5 por defecto).
+usage-agent-remove = Uso: /agent_remove <id de usuario>
+usage-skill-add = Uso: /skill_add <id de usuario> <habilidad>[:nivel], p. ej. /skill_add 12345 billing:3 (nivel 1–3, 3 = sénior; 1 por defecto).
+usage-skill-remove = Uso: /skill_remove <id de usuario> <habilidad>
+usage-reassign = Uso: /reassign <id del agente>, en el tema del ticket.
+agent-added = ✅ { $name } ({ $id }) ya es agente: capacidad { $capacity }, disponible. Añade habilidades con /skill_add { $id } <habilidad>[:nivel].
+agent-updated = ✅ { $name } ({ $id }): capacidad fijada en { $capacity }.
+agent-removed = ✅ Agente { $id } eliminado. { $count ->
+    [0] No tenía tickets abiertos.
+    [one] Su { $count } ticket abierto volvió a la cola.
+   *[other] Sus { $count } tickets abiertos volvieron a la cola.
+}
+agent-not-found = No existe el agente { $id }. /agents los lista; /agent_add añade uno.
+skill-added = ✅ { $name } ({ $id }) ahora tiene { $skill }.
+skill-removed = ✅ { $name } ({ $id }) ya no tiene { $skill }.
+skill-not-held = { $name } ({ $id }) no tiene la habilidad { $skill }.
+status-available = disponible
+status-away = ausente
+status-offline = desconectado
+status-set-available = ✅ { $name } está disponible: pueden llegarte tickets nuevos.
+status-set-away = ✅ { $name } está ausente: no recibirás tickets nuevos hasta que envíes /available.
+status-set-offline = ✅ { $name } está desconectado: no recibirás tickets nuevos hasta que envíes /available.
+roster-empty = Aún no hay agentes. Un admin los añade con /agent_add <id de usuario>.
+roster-title = Agentes ({ $count }):
+roster-line = • { $name } ({ $id }) · { $status } · { $load }/{ $capacity } abiertos · { $skills }
+roster-no-skills = sin habilidades todavía
+queue-empty = La cola está vacía: cada ticket abierto tiene agente.
+queue-title = Esperando agente ({ $count }):
+queue-line = • #{ $id } · { $tier } · { $category } · prioridad { $priority } · esperando { $wait }
+tier-unknown = nivel desconocido
+ticket-not-open = El ticket #{ $id } está cerrado; reábrelo primero con /reopen.
+take-already-yours = El ticket #{ $id } ya es tuyo.
+take-assigned-to-other = El ticket #{ $id } está asignado a { $name }. Un admin puede moverlo con /reassign.
+take-at-capacity = Estás al límite de tu capacidad ({ $capacity } tickets abiertos). Cierra uno primero.
+reassign-done = ✅ El ticket #{ $id } está asignado a { $name }.
+reassign-at-capacity = { $name } está al límite de capacidad; elige otro agente o súbela con /agent_add.
+reason-taken = { $agent } lo tomó con /take
+reason-reassigned = { $admin } lo reasignó a { $agent }

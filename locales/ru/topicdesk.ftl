@@ -120,3 +120,58 @@ reason-least-loaded = наименее загруженный свободный
 })
 reason-queued = свободных подходящих агентов нет, обращение ждёт в очереди (приоритет { $priority })
 reason-crm-says = CRM: { $reason }
+
+## Admin and agent commands
+cmd-take = Взять это ожидающее обращение
+cmd-reassign = Передать обращение другому агенту (админы)
+cmd-available = Я могу брать обращения
+cmd-away = Пауза: не давать мне новые обращения
+cmd-offline = Я закончил на сегодня
+cmd-agents = Агенты, навыки, статус и нагрузка
+cmd-queue = Обращения, ждущие агента
+cmd-agent-add = Добавить агента (админы)
+cmd-agent-remove = Удалить агента (админы)
+cmd-skill-add = Дать агенту навык (админы)
+cmd-skill-remove = Забрать навык (админы)
+admin-only = Это могут делать только админы (их id перечислены в ADMIN_IDS). Ничего не изменено.
+agent-only = Это для агентов. Админ может добавить вас командой /agent_add { $id }.
+agent-default-name = Агент { $id }
+usage-agent-add = Использование: /agent_add <id пользователя> [ёмкость] или ответом на сообщение человека: /agent_add [ёмкость]. Ёмкость — 1–50 открытых обращений (по умолчанию 5).
+usage-agent-remove = Использование: /agent_remove <id пользователя>
+usage-skill-add = Использование: /skill_add <id пользователя> <навык>[:уровень], например /skill_add 12345 billing:3 (уровень 1–3, 3 — старший; по умолчанию 1).
+usage-skill-remove = Использование: /skill_remove <id пользователя> <навык>
+usage-reassign = Использование: /reassign <id агента>, в теме обращения.
+agent-added = ✅ { $name } ({ $id }) теперь агент: ёмкость { $capacity }, доступен. Навыки добавляются командой /skill_add { $id } <навык>[:уровень].
+agent-updated = ✅ { $name } ({ $id }): ёмкость теперь { $capacity }.
+agent-removed = ✅ Агент { $id } удалён. { $count ->
+    [0] Открытых обращений у него не было.
+    [one] Его { $count } открытое обращение вернулось в очередь.
+    [few] Его { $count } открытых обращения вернулись в очередь.
+   *[other] Его { $count } открытых обращений вернулись в очередь.
+}
+agent-not-found = Агента { $id } нет. Список — /agents; добавить — /agent_add.
+skill-added = ✅ У { $name } ({ $id }) теперь есть навык { $skill }.
+skill-removed = ✅ У { $name } ({ $id }) больше нет навыка { $skill }.
+skill-not-held = У { $name } ({ $id }) нет навыка { $skill }.
+status-available = доступен
+status-away = отошёл
+status-offline = не в сети
+status-set-available = ✅ { $name } доступен: вам могут приходить новые обращения.
+status-set-away = ✅ { $name } отошёл: новых обращений не будет, пока вы не отправите /available.
+status-set-offline = ✅ { $name } не в сети: новых обращений не будет, пока вы не отправите /available.
+roster-empty = Агентов пока нет. Админ добавляет их командой /agent_add <id пользователя>.
+roster-title = Агенты ({ $count }):
+roster-line = • { $name } ({ $id }) · { $status } · открыто { $load }/{ $capacity } · { $skills }
+roster-no-skills = навыков пока нет
+queue-empty = Очередь пуста: у каждого открытого обращения есть агент.
+queue-title = Ждут агента ({ $count }):
+queue-line = • #{ $id } · { $tier } · { $category } · приоритет { $priority } · ждёт { $wait }
+tier-unknown = уровень неизвестен
+ticket-not-open = Обращение #{ $id } закрыто; сначала откройте его снова командой /reopen.
+take-already-yours = Обращение #{ $id } уже ваше.
+take-assigned-to-other = Обращение #{ $id } назначено агенту { $name }. Админ может передать его командой /reassign.
+take-at-capacity = Вы на пределе ёмкости ({ $capacity } открытых обращений). Сначала закройте одно.
+reassign-done = ✅ Обращение #{ $id } назначено агенту { $name }.
+reassign-at-capacity = У { $name } нет свободной ёмкости; выберите другого агента или увеличьте её через /agent_add.
+reason-taken = { $agent } взял(а) обращение командой /take
+reason-reassigned = { $admin } передал(а) обращение агенту { $agent }

@@ -23,8 +23,6 @@ use crate::{
 pub struct Routed {
     pub ticket: Ticket,
     pub decision: Decision,
-    /// The agent's name, when assigned.
-    pub agent_name: Option<String>,
 }
 
 /// Stored form of enrichment, so a queued ticket can be routed again later
@@ -156,7 +154,7 @@ impl RoutingService {
                 Outcome::Queue => {
                     self.storage.set_ticket_queued(id, Rule::Queued.as_str(), &reason).await?;
                     let ticket = self.storage.ticket(id).await?.unwrap_or(ticket);
-                    return Ok(Routed { ticket, decision, agent_name: None });
+                    return Ok(Routed { ticket, decision });
                 }
                 Outcome::Assign(agent_id) => {
                     let assignment = Assignment {
@@ -166,7 +164,6 @@ impl RoutingService {
                         now_ms: self.clock.now_ms(),
                     };
                     if self.storage.assign_ticket(id, expected, &assignment).await? {
-                        let agent_name = roster.iter().find(|a| a.id == agent_id).map(|a| a.name.clone());
                         let ticket = self.storage.ticket(id).await?.unwrap_or(ticket);
                         tracing::info!(
                             ticket_id = id.0,
@@ -174,7 +171,7 @@ impl RoutingService {
                             rule = decision.reason.rule.as_str(),
                             "ticket assigned"
                         );
-                        return Ok(Routed { ticket, decision, agent_name });
+                        return Ok(Routed { ticket, decision });
                     }
                     // Someone else took the slot or the ticket; look again.
                     roster = self.storage.roster().await?;
@@ -190,7 +187,7 @@ impl RoutingService {
             &[],
             &self.policy,
         );
-        Ok(Routed { ticket, decision, agent_name: None })
+        Ok(Routed { ticket, decision })
     }
 
     /// Assigns waiting tickets, highest priority first, while agents can

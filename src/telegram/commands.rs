@@ -24,12 +24,23 @@ pub enum CustomerCommand {
 
 /// Commands agents and admins use in the support group.
 #[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
-#[command(rename_rule = "lowercase")]
+#[command(rename_rule = "snake_case")]
 pub enum GroupCommand {
     Close,
     Reopen,
     Note(String),
     Help,
+    Take,
+    Reassign(String),
+    AgentAdd(String),
+    AgentRemove(String),
+    SkillAdd(String),
+    SkillRemove(String),
+    Agents,
+    Queue,
+    Available,
+    Away,
+    Offline,
 }
 
 /// The customer menu: (command, locale key of its description).
@@ -88,6 +99,9 @@ mod tests {
         );
         assert_eq!(parse("/note"), Some(GroupCommand::Note(String::new())));
         assert_eq!(parse("/close@other_bot"), None);
+        assert_eq!(parse("/agent_add 1001 3"), Some(GroupCommand::AgentAdd("1001 3".into())));
+        assert_eq!(parse("/skill_add 1001 billing:3"), Some(GroupCommand::SkillAdd("1001 billing:3".into())));
+        assert_eq!(parse("/available"), Some(GroupCommand::Available));
         assert_eq!(parse("/frobnicate"), None);
     }
 
@@ -99,6 +113,12 @@ mod tests {
                 for command in menu(&i18n, lang, entries) {
                     assert!((1..=32).contains(&command.command.len()));
                     assert!(command.command.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+                    assert!(
+                        GroupCommand::parse(&format!("/{}", command.command), "bot").is_ok()
+                            || CustomerCommand::parse(&format!("/{}", command.command), "bot").is_ok(),
+                        "menu entry /{} parses",
+                        command.command
+                    );
                     let len = command.description.chars().count();
                     assert!((1..=256).contains(&len), "{lang:?} {}", command.command);
                 }

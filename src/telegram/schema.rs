@@ -15,6 +15,8 @@ pub enum HandlerError {
     Storage(#[from] StorageError),
     #[error(transparent)]
     Desk(#[from] tickets::DeskError),
+    #[error(transparent)]
+    Routing(#[from] crate::routing::service::RoutingError),
 }
 
 /// Builds the whole tree. Updates from any other chat fall through unhandled

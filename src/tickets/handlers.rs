@@ -87,6 +87,8 @@ async fn group_command(desk: TicketDesk, msg: Message, command: GroupCommand) ->
         GroupCommand::Close => ticket_command(&desk, &msg, TicketAction::Close).await?,
         GroupCommand::Reopen => ticket_command(&desk, &msg, TicketAction::Reopen).await?,
         GroupCommand::Note(text) => ticket_command(&desk, &msg, TicketAction::Note(text)).await?,
+        // Handled by the admin branch before this endpoint.
+        _ => None,
     };
     if let Some(reply) = reply {
         desk.tell_topic(thread, Some(msg.id), reply).await?;

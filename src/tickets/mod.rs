@@ -18,7 +18,7 @@ use crate::{
     clock::SharedClock,
     config::Config,
     i18n::{I18n, Lang},
-    routing::service::{Routed, RoutingError, RoutingService},
+    routing::service::{RoutingError, RoutingService},
     storage::{NewTicket, ReopenOutcome, Storage, StorageError, Ticket},
     telegram::retry::with_retry,
 };
@@ -172,8 +172,7 @@ impl TicketDesk {
 
     /// Posts a fresh internal note (after a re-assignment), pins it in place
     /// of the old one, and mentions the new agent.
-    pub async fn publish_assignment(&self, routed: Routed) -> Result<Ticket, DeskError> {
-        let mut ticket = routed.ticket;
+    pub async fn publish_assignment(&self, mut ticket: Ticket) -> Result<Ticket, DeskError> {
         if ticket.thread_id.is_none() || ticket.note_message_id.is_none() {
             return self.ensure_topic(ticket).await;
         }
@@ -195,6 +194,17 @@ impl TicketDesk {
         Ok(ticket)
     }
 
+    /// Posts a fresh note for a ticket whose assignment changed (`/take`,
+    /// `/reassign`), pinned in place of the old one.
+    pub async fn republish(&self, id: crate::domain::TicketId) -> Result<Ticket, DeskError> {
+        let ticket = self
+            .storage
+            .ticket(id)
+            .await?
+            .ok_or_else(|| StorageError::Corrupt(format!("ticket {} vanished", id.0)))?;
+        self.publish_assignment(ticket).await
+    }
+
     /// Hands waiting tickets to agents who can take them now, and posts each
     /// new assignment in its topic.
     pub async fn drain_queue(&self) -> Result<usize, DeskError> {
@@ -202,7 +212,7 @@ impl TicketDesk {
         let count = assigned.len();
         for routed in assigned {
             let ticket_id = routed.ticket.id.0;
-            if let Err(error) = self.publish_assignment(routed).await {
+            if let Err(error) = self.publish_assignment(routed.ticket).await {
                 tracing::warn!(ticket_id, %error, "could not post the assignment note");
             }
         }
@@ -416,6 +426,10 @@ impl TicketDesk {
         );
         if let Err(error) = self.tell_topic(ticket.thread_id, None, line).await {
             tracing::warn!(ticket_id = ticket.id.0, %error, "could not post the closing line");
+        }
+        // The agent has room for one more: give it to whoever waits longest.
+        if let Err(error) = self.drain_queue().await {
+            tracing::warn!(ticket_id = ticket.id.0, %error, "could not assign waiting tickets");
         }
         if let Some(thread) = ticket.thread_id {
             let closed = with_retry("closeForumTopic", || {

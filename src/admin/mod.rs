@@ -1,0 +1,380 @@
+//! Admin and agent commands in the support group (DESIGN §8): the roster
+//! (`/agent_add`, `/agent_remove`, `/skill_add`, `/skill_remove`, `/agents`),
+//! the queue (`/queue`), self-service status (`/available`, `/away`,
+//! `/offline`) and ticket hand-offs (`/take`, `/reassign`).
+//!
+//! Every command answers where it was given. Admin commands from anyone not
+//! in `ADMIN_IDS` are refused and change nothing. Roster changes are written
+//! to the audit log with who made them.
+
+pub mod args;
+
+use fluent_bundle::FluentValue;
+use teloxide::{
+    dispatching::UpdateHandler,
+    prelude::*,
+    types::{Message, User},
+};
+
+use crate::{
+    domain::TicketStatus,
+    i18n::Lang,
+    routing::{AgentStatus, reason::tier_label},
+    storage::AgentUpsert,
+    telegram::{commands::GroupCommand, schema::HandlerError, topic_thread},
+    tickets::{TicketDesk, note::category_label},
+};
+
+/// The admin/agent part of the support group's command tree.
+pub fn branch() -> UpdateHandler<HandlerError> {
+    use dptree::case;
+    dptree::entry()
+        .branch(case![GroupCommand::AgentAdd(args)].endpoint(agent_add))
+        .branch(case![GroupCommand::AgentRemove(args)].endpoint(agent_remove))
+        .branch(case![GroupCommand::SkillAdd(args)].endpoint(skill_add))
+        .branch(case![GroupCommand::SkillRemove(args)].endpoint(skill_remove))
+        .branch(case![GroupCommand::Agents].endpoint(roster))
+        .branch(case![GroupCommand::Queue].endpoint(queue))
+        .branch(case![GroupCommand::Available].endpoint(|d, m| set_status(d, m, AgentStatus::Available)))
+        .branch(case![GroupCommand::Away].endpoint(|d, m| set_status(d, m, AgentStatus::Away)))
+        .branch(case![GroupCommand::Offline].endpoint(|d, m| set_status(d, m, AgentStatus::Offline)))
+        .branch(case![GroupCommand::Take].endpoint(take))
+        .branch(case![GroupCommand::Reassign(args)].endpoint(reassign))
+}
+
+fn lang(msg: &Message) -> Lang {
+    Lang::from_code(msg.from.as_ref().and_then(|u| u.language_code.as_deref()))
+}
+
+async fn reply(desk: &TicketDesk, msg: &Message, text: String) -> Result<(), HandlerError> {
+    desk.tell_topic(topic_thread(msg), Some(msg.id), text).await?;
+    Ok(())
+}
+
+async fn reply_key(desk: &TicketDesk, msg: &Message, key: &str) -> Result<(), HandlerError> {
+    reply(desk, msg, desk.i18n().t(lang(msg), key)).await
+}
+
+/// The sender, if they are an admin; otherwise answers with a refusal.
+async fn admin<'a>(desk: &TicketDesk, msg: &'a Message) -> Result<Option<&'a User>, HandlerError> {
+    match msg.from.as_ref() {
+        Some(user) if desk.config().is_admin(user.id) => Ok(Some(user)),
+        other => {
+            tracing::info!(user_id = ?other.map(|u| u.id.0), "admin command refused");
+            reply_key(desk, msg, "admin-only").await?;
+            Ok(None)
+        }
+    }
+}
+
+fn replied_user(msg: &Message) -> Option<i64> {
+    let replied = msg.reply_to_message()?;
+    // In a topic every message "replies" to the topic's creation message.
+    if replied.forum_topic_created().is_some() {
+        return None;
+    }
+    replied.from.as_ref().filter(|u| !u.is_bot).map(|u| u.id.0 as i64)
+}
+
+fn replied_name(msg: &Message, user: i64) -> Option<String> {
+    let from = msg.reply_to_message()?.from.as_ref()?;
+    (from.id.0 as i64 == user).then(|| from.full_name())
+}
+
+/// Hands waiting tickets to agents after a change that may free capacity.
+async fn drain(desk: &TicketDesk) {
+    if let Err(error) = desk.drain_queue().await {
+        tracing::warn!(%error, "could not assign waiting tickets");
+    }
+}
+
+async fn agent_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), HandlerError> {
+    let Some(by) = admin(&desk, &msg).await? else { return Ok(()) };
+    let Ok((user, capacity)) = args::agent_add(&args, replied_user(&msg)) else {
+        return reply_key(&desk, &msg, "usage-agent-add").await;
+    };
+    let storage = desk.storage();
+    let existing = storage.agent(user).await?;
+    let name = replied_name(&msg, user)
+        .or_else(|| existing.as_ref().map(|a| a.name.clone()))
+        .unwrap_or_else(|| desk.i18n().t_args(lang(&msg), "agent-default-name", &[("id", user.into())]));
+    let outcome = storage.upsert_agent(user, &name, capacity, desk.now_ms()).await?;
+    storage
+        .audit(by.id.0 as i64, "agent_add", Some(user), &format!("capacity={capacity}"), desk.now_ms())
+        .await?;
+    tracing::info!(admin_id = by.id.0, agent_id = user, capacity, ?outcome, "agent added or updated");
+    let key = match outcome {
+        AgentUpsert::Added => "agent-added",
+        AgentUpsert::Updated => "agent-updated",
+    };
+    let text = desk.i18n().t_args(
+        lang(&msg),
+        key,
+        &[("name", name.into()), ("id", user.into()), ("capacity", capacity.into())],
+    );
+    reply(&desk, &msg, text).await?;
+    drain(&desk).await;
+    Ok(())
+}
+
+async fn agent_remove(desk: TicketDesk, msg: Message, args: String) -> Result<(), HandlerError> {
+    let Some(by) = admin(&desk, &msg).await? else { return Ok(()) };
+    let Ok(user) = args::single_user(&args, replied_user(&msg)) else {
+        return reply_key(&desk, &msg, "usage-agent-remove").await;
+    };
+    let Some(released) = desk.storage().remove_agent(user).await? else {
+        let text = desk.i18n().t_args(lang(&msg), "agent-not-found", &[("id", user.into())]);
+        return reply(&desk, &msg, text).await;
+    };
+    desk.storage().audit(by.id.0 as i64, "agent_remove", Some(user), "", desk.now_ms()).await?;
+    tracing::info!(admin_id = by.id.0, agent_id = user, released = released.len(), "agent removed");
+    let text = desk.i18n().t_args(
+        lang(&msg),
+        "agent-removed",
+        &[("id", user.into()), ("count", FluentValue::from(released.len()))],
+    );
+    reply(&desk, &msg, text).await?;
+    drain(&desk).await;
+    Ok(())
+}
+
+async fn skill_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), HandlerError> {
+    let Some(by) = admin(&desk, &msg).await? else { return Ok(()) };
+    let Ok((user, skill)) = args::skill_add(&args) else {
+        return reply_key(&desk, &msg, "usage-skill-add").await;
+    };
+    if !desk.storage().set_agent_skill(user, &skill).await? {
+        let text = desk.i18n().t_args(lang(&msg), "agent-not-found", &[("id", user.into())]);
+        return reply(&desk, &msg, text).await;
+    }
+    desk.storage().audit(by.id.0 as i64, "skill_add", Some(user), &skill.to_string(), desk.now_ms()).await?;
+    let name = desk.storage().agent(user).await?.map(|a| a.name).unwrap_or_default();
+    let text = desk.i18n().t_args(
+        lang(&msg),
+        "skill-added",
+        &[("name", name.into()), ("id", user.into()), ("skill", skill.to_string().into())],
+    );
+    reply(&desk, &msg, text).await?;
+    drain(&desk).await;
+    Ok(())
+}
+
+async fn skill_remove(desk: TicketDesk, msg: Message, args: String) -> Result<(), HandlerError> {
+    let Some(by) = admin(&desk, &msg).await? else { return Ok(()) };
+    let Ok((user, skill)) = args::skill_remove(&args) else {
+        return reply_key(&desk, &msg, "usage-skill-remove").await;
+    };
+    let Some(agent) = desk.storage().agent(user).await? else {
+        let text = desk.i18n().t_args(lang(&msg), "agent-not-found", &[("id", user.into())]);
+        return reply(&desk, &msg, text).await;
+    };
+    let args = [("name", agent.name.into()), ("id", user.into()), ("skill", skill.to_string().into())];
+    if !desk.storage().remove_agent_skill(user, &skill).await? {
+        return reply(&desk, &msg, desk.i18n().t_args(lang(&msg), "skill-not-held", &args)).await;
+    }
+    desk.storage().audit(by.id.0 as i64, "skill_remove", Some(user), skill.as_str(), desk.now_ms()).await?;
+    reply(&desk, &msg, desk.i18n().t_args(lang(&msg), "skill-removed", &args)).await
+}
+
+fn status_label(desk: &TicketDesk, lang: Lang, status: AgentStatus) -> String {
+    desk.i18n().t(lang, &format!("status-{}", status.as_str()))
+}
+
+async fn roster(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    let lang = lang(&msg);
+    let agents = desk.storage().roster().await?;
+    if agents.is_empty() {
+        return reply_key(&desk, &msg, "roster-empty").await;
+    }
+    let i18n = desk.i18n();
+    let mut lines = vec![i18n.t_args(lang, "roster-title", &[("count", FluentValue::from(agents.len()))])];
+    for agent in agents {
+        let skills = if agent.skills.is_empty() {
+            i18n.t(lang, "roster-no-skills")
+        } else {
+            agent.skills.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        };
+        lines.push(i18n.t_args(
+            lang,
+            "roster-line",
+            &[
+                ("name", agent.name.clone().into()),
+                ("id", agent.id.into()),
+                ("status", status_label(&desk, lang, agent.status).into()),
+                ("load", agent.open_tickets.into()),
+                ("capacity", agent.capacity.into()),
+                ("skills", skills.into()),
+            ],
+        ));
+    }
+    reply(&desk, &msg, lines.join("\n")).await
+}
+
+/// "4m", "2h 5m": how long a ticket has waited.
+pub fn wait_label(waited_ms: i64) -> String {
+    let minutes = waited_ms.max(0) / 60_000;
+    match minutes {
+        0 => format!("{}s", waited_ms.max(0) / 1000),
+        1..=59 => format!("{minutes}m"),
+        _ => format!("{}h {}m", minutes / 60, minutes % 60),
+    }
+}
+
+async fn queue(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    let lang = lang(&msg);
+    let waiting = desk.storage().queue(30).await?;
+    if waiting.is_empty() {
+        return reply_key(&desk, &msg, "queue-empty").await;
+    }
+    let i18n = desk.i18n();
+    let now = desk.now_ms();
+    let mut lines = vec![i18n.t_args(lang, "queue-title", &[("count", FluentValue::from(waiting.len()))])];
+    for ticket in waiting {
+        let tier = match ticket.tier {
+            Some(tier) => tier_label(i18n, lang, tier),
+            None => i18n.t(lang, "tier-unknown"),
+        };
+        lines.push(i18n.t_args(
+            lang,
+            "queue-line",
+            &[
+                ("id", ticket.id.0.into()),
+                ("tier", tier.into()),
+                ("category", category_label(i18n, lang, &ticket.category).into()),
+                ("priority", ticket.priority.into()),
+                ("wait", wait_label(now - ticket.created_at_ms).into()),
+            ],
+        ));
+    }
+    reply(&desk, &msg, lines.join("\n")).await
+}
+
+async fn set_status(desk: TicketDesk, msg: Message, status: AgentStatus) -> Result<(), HandlerError> {
+    let Some(user) = msg.from.as_ref() else { return Ok(()) };
+    let id = user.id.0 as i64;
+    if !desk.storage().set_agent_status(id, status, desk.now_ms()).await? {
+        let text = desk.i18n().t_args(lang(&msg), "agent-only", &[("id", id.into())]);
+        return reply(&desk, &msg, text).await;
+    }
+    desk.storage().rename_agent(id, &user.full_name()).await?;
+    tracing::info!(agent_id = id, status = status.as_str(), "agent status changed");
+    let text = desk.i18n().t_args(
+        lang(&msg),
+        &format!("status-set-{}", status.as_str()),
+        &[("name", user.full_name().into())],
+    );
+    reply(&desk, &msg, text).await?;
+    if status == AgentStatus::Available {
+        drain(&desk).await;
+    }
+    Ok(())
+}
+
+async fn take(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    let Some(user) = msg.from.as_ref() else { return Ok(()) };
+    let lang = lang(&msg);
+    let i18n = desk.i18n();
+    let Some(ticket) = ticket_of_topic(&desk, &msg).await? else { return Ok(()) };
+    let id = user.id.0 as i64;
+    let Some(agent) = desk.storage().agent(id).await? else {
+        return reply(&desk, &msg, i18n.t_args(lang, "agent-only", &[("id", id.into())])).await;
+    };
+    let ticket_arg = ("id", ticket.id.0.into());
+    if ticket.status != TicketStatus::Open {
+        return reply(&desk, &msg, i18n.t_args(lang, "ticket-not-open", &[ticket_arg])).await;
+    }
+    match ticket.assignee_id {
+        Some(current) if current == id => {
+            return reply(&desk, &msg, i18n.t_args(lang, "take-already-yours", &[ticket_arg])).await;
+        }
+        Some(current) => {
+            let name =
+                desk.storage().agent(current).await?.map(|a| a.name).unwrap_or_else(|| current.to_string());
+            return reply(
+                &desk,
+                &msg,
+                i18n.t_args(lang, "take-assigned-to-other", &[ticket_arg, ("name", name.into())]),
+            )
+            .await;
+        }
+        None => {}
+    }
+    let reason =
+        i18n.t_args(crate::tickets::GROUP_LANG, "reason-taken", &[("agent", agent.name.clone().into())]);
+    if !desk.routing().claim(&ticket, id, "take", &reason).await? {
+        let text = i18n.t_args(lang, "take-at-capacity", &[("capacity", agent.capacity.into())]);
+        return reply(&desk, &msg, text).await;
+    }
+    tracing::info!(ticket_id = ticket.id.0, agent_id = id, "ticket taken");
+    desk.republish(ticket.id).await?;
+    Ok(())
+}
+
+async fn reassign(desk: TicketDesk, msg: Message, args: String) -> Result<(), HandlerError> {
+    let Some(by) = admin(&desk, &msg).await? else { return Ok(()) };
+    let lang = lang(&msg);
+    let i18n = desk.i18n();
+    let Some(ticket) = ticket_of_topic(&desk, &msg).await? else { return Ok(()) };
+    let Ok(target) = args::single_user(&args, replied_user(&msg)) else {
+        return reply_key(&desk, &msg, "usage-reassign").await;
+    };
+    let Some(agent) = desk.storage().agent(target).await? else {
+        return reply(&desk, &msg, i18n.t_args(lang, "agent-not-found", &[("id", target.into())])).await;
+    };
+    if ticket.status != TicketStatus::Open {
+        return reply(&desk, &msg, i18n.t_args(lang, "ticket-not-open", &[("id", ticket.id.0.into())])).await;
+    }
+    if ticket.assignee_id == Some(target) {
+        let text =
+            i18n.t_args(lang, "reassign-done", &[("id", ticket.id.0.into()), ("name", agent.name.into())]);
+        return reply(&desk, &msg, text).await;
+    }
+    let reason = i18n.t_args(
+        crate::tickets::GROUP_LANG,
+        "reason-reassigned",
+        &[("admin", by.full_name().into()), ("agent", agent.name.clone().into())],
+    );
+    if !desk.routing().claim(&ticket, target, "reassign", &reason).await? {
+        return reply(&desk, &msg, i18n.t_args(lang, "reassign-at-capacity", &[("name", agent.name.into())]))
+            .await;
+    }
+    desk.storage()
+        .audit(by.id.0 as i64, "reassign", Some(target), &format!("ticket={}", ticket.id.0), desk.now_ms())
+        .await?;
+    tracing::info!(ticket_id = ticket.id.0, agent_id = target, admin_id = by.id.0, "ticket reassigned");
+    desk.republish(ticket.id).await?;
+    if ticket.assignee_id.is_some() {
+        drain(&desk).await;
+    }
+    Ok(())
+}
+
+/// The ticket of the topic the command was given in; answers otherwise.
+async fn ticket_of_topic(
+    desk: &TicketDesk,
+    msg: &Message,
+) -> Result<Option<crate::storage::Ticket>, HandlerError> {
+    let thread = topic_thread(msg);
+    let ticket = match thread {
+        Some(t) => desk.storage().ticket_by_thread(t).await?,
+        None => None,
+    };
+    if ticket.is_none() {
+        let key = if thread.is_some() { "topic-not-a-ticket" } else { "command-needs-ticket-topic" };
+        reply_key(desk, msg, key).await?;
+    }
+    Ok(ticket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wait_label;
+
+    #[test]
+    fn waits_read_naturally() {
+        assert_eq!(wait_label(12_000), "12s");
+        assert_eq!(wait_label(4 * 60_000 + 5_000), "4m");
+        assert_eq!(wait_label(125 * 60_000), "2h 5m");
+        assert_eq!(wait_label(-5), "0s");
+    }
+}
