@@ -17,7 +17,12 @@ use crate::{
 pub fn branch() -> UpdateHandler<HandlerError> {
     Update::filter_message()
         .filter(is_from_a_person)
-        .branch(dptree::entry().filter_command::<GroupCommand>().endpoint(group_command))
+        .branch(
+            dptree::entry()
+                .filter_command::<GroupCommand>()
+                .branch(crate::admin::branch())
+                .branch(dptree::endpoint(group_command)),
+        )
         .branch(
             dptree::filter(|msg: Message, me: Me| command_target(&msg, &me) == Some(false)).endpoint(ignore),
         )

@@ -7,5 +7,6 @@ mod support;
 
 mod bad_input;
 mod resilience;
+mod routing;
 mod slice;
 mod storage;

@@ -1,3 +1,4 @@
 pub mod bot;
+pub mod crm;
 pub mod db;
 pub mod sim;

@@ -1,0 +1,372 @@
+//! Routing end to end: a real HTTP CRM, the roster managed through admin
+//! commands, the queue, `/take` and `/reassign`.
+
+use std::time::Duration;
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::json;
+use sha2::Sha256;
+use topicdesk::domain::TicketId;
+
+use crate::support::{
+    bot::TestBot,
+    crm::{CrmReply, FakeCrm},
+    sim::{SUPPORT_GROUP_ID, SimUser},
+};
+
+const ADMIN: i64 = 1;
+
+fn admin() -> SimUser {
+    SimUser::operator(ADMIN, "Root")
+}
+
+/// Runs a command in General and waits for the bot's answer to it.
+async fn command(bot: &TestBot, user: &SimUser, text: &str) -> String {
+    let id = bot.sim.group_text(user, None, text);
+    bot.sim
+        .wait_for_message(SUPPORT_GROUP_ID, None, |m| m.reply_to_message_id == Some(id))
+        .await
+        .body()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Runs a command in a ticket topic and waits for its reply there.
+async fn topic_command(bot: &TestBot, user: &SimUser, thread: i32, text: &str) -> String {
+    let id = bot.sim.group_text(user, Some(thread), text);
+    bot.sim
+        .wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.reply_to_message_id == Some(id))
+        .await
+        .body()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The case study's team, added through the admin commands.
+async fn seed_team(bot: &TestBot) {
+    let root = admin();
+    for line in [
+        "/agent_add 1001 5",
+        "/skill_add 1001 billing:3",
+        "/skill_add 1001 general:2",
+        "/agent_add 1002",
+        "/skill_add 1002 billing:1",
+        "/skill_add 1002 general:1",
+        "/agent_add 1003",
+        "/skill_add 1003 technical:3",
+        "/agent_add 1004",
+        "/skill_add 1004 general:1",
+    ] {
+        let answer = command(bot, &root, line).await;
+        assert!(answer.starts_with('✅'), "{line}: {answer}");
+    }
+    // Agents introduce themselves (their names come from their messages).
+    for (id, name) in [(1001, "Alice"), (1002, "Bob"), (1003, "Carol"), (1004, "Dan")] {
+        let answer = command(bot, &SimUser::operator(id, name), "/available").await;
+        assert!(answer.contains(name), "{answer}");
+    }
+}
+
+async fn start_with_crm(crm: &FakeCrm, extra: &[(&str, &str)]) -> TestBot {
+    let admin_ids = ADMIN.to_string();
+    let mut env = vec![("ROUTING_WEBHOOK_URL", crm.url()), ("ADMIN_IDS", admin_ids.as_str())];
+    env.extend_from_slice(extra);
+    TestBot::start_with(&env).await
+}
+
+fn note_html(bot: &TestBot, thread: i32) -> String {
+    let pinned = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("a pinned note");
+    bot.sim.message(SUPPORT_GROUP_ID, pinned).and_then(|m| m.html).expect("the note is HTML")
+}
+
+#[tokio::test]
+async fn premium_billing_goes_to_the_senior_and_a_basic_reset_to_a_junior_generalist() {
+    let crm = FakeCrm::start().await;
+    crm.reply_for(
+        800,
+        CrmReply::Json(json!({"tier": "premium", "order_count": 12, "recent_ticket_count": 1,
+        "lifetime_value": 1520.0})),
+    );
+    crm.reply_for(801, CrmReply::Json(json!({"tier": "basic", "order_count": 1})));
+    let mut bot = start_with_crm(&crm, &[("ROUTING_WEBHOOK_SECRET", "s3cret")]).await;
+    seed_team(&bot).await;
+
+    let vip = SimUser::customer(800, "Victoria").username("vic");
+    let (ticket, thread) = bot.open_ticket(&vip, "billing", "I was charged twice").await;
+    let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+    assert_eq!(stored.assignee_id, Some(1001), "the senior billing agent");
+    assert_eq!(stored.routing_rule.as_deref(), Some("senior_specialist"));
+    assert_eq!(stored.priority, 100);
+    let topic = bot.sim.topics().into_iter().find(|t| t.thread_id == thread).expect("topic");
+    assert_eq!(topic.name, format!("#{ticket} · Premium · Billing and payments · Victoria"));
+    assert_eq!(topic.icon_color, 0xFFD67E);
+    let note = note_html(&bot, thread);
+    assert!(note.contains("<a href=\"tg://user?id=1001\">Alice</a>"), "{note}");
+    assert!(note.contains("Premium · 12 orders · 1 recent ticket · lifetime value 1520.00"), "{note}");
+    assert!(
+        note.contains(
+            "Premium customer (12 orders); needs billing; Alice is the most senior available billing agent \
+             (level 3, 0 open tickets)"
+        ),
+        "{note}"
+    );
+
+    let basic = SimUser::customer(801, "Ben");
+    let (ticket, thread) = bot.open_ticket(&basic, "account", "Reset my password please").await;
+    let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+    assert!(
+        matches!(stored.assignee_id, Some(1002) | Some(1004)),
+        "a level-1 generalist: {:?}",
+        stored.assignee_id
+    );
+    assert_eq!(stored.routing_rule.as_deref(), Some("junior_specialist"));
+    let note = note_html(&bot, thread);
+    assert!(note.contains("keeping seniors free"), "{note}");
+
+    // What the CRM received, and that it can verify the signature.
+    let requests = crm.requests();
+    assert_eq!(requests.len(), 2);
+    let first = &requests[0];
+    assert_eq!(first.json["ticket_id"], 1);
+    assert_eq!(first.json["customer"]["telegram_id"], 800);
+    assert_eq!(first.json["customer"]["username"], "vic");
+    assert_eq!(first.json["category"], "billing");
+    assert_eq!(first.json["required_skill"], "billing");
+    assert_eq!(first.json["description"], "I was charged twice");
+    let candidates = first.json["candidates"].as_array().expect("candidates");
+    assert_eq!(candidates.len(), 4);
+    assert!(candidates.contains(&json!({"agent_id": 1001, "skills": ["billing:3", "general:2"],
+        "open_tickets": 0, "capacity": 5})));
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(b"s3cret").expect("key");
+    mac.update(&first.body);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(first.headers["x-topicdesk-signature"], expected.as_str());
+    assert_eq!(first.headers["content-type"], "application/json");
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_failing_crm_never_blocks_a_ticket_and_the_note_says_why() {
+    let crm = FakeCrm::start().await;
+    let mut bot = start_with_crm(&crm, &[("ROUTING_WEBHOOK_TIMEOUT", "300ms")]).await;
+    seed_team(&bot).await;
+    let cases: Vec<(i64, CrmReply, &str)> = vec![
+        (
+            900,
+            CrmReply::Slow(Duration::from_secs(3), Box::new(CrmReply::Json(json!({"tier": "premium"})))),
+            "CRM unavailable (timeout after 300ms)",
+        ),
+        (901, CrmReply::Status(500), "CRM unavailable (HTTP 500)"),
+        (902, CrmReply::Raw("<html>oops</html>".into()), "CRM unavailable (invalid JSON"),
+        (903, CrmReply::Huge(100_000), "CRM unavailable (response larger than 64 KiB)"),
+    ];
+    for (customer, reply, expected) in cases {
+        crm.reply_for(customer, reply);
+        let user = SimUser::customer(customer, "Kim");
+        let started = std::time::Instant::now();
+        let (ticket, thread) = bot.open_ticket(&user, "billing", "help").await;
+        assert!(started.elapsed() < Duration::from_secs(3), "the CRM's slowness is capped by the deadline");
+        let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+        assert!(stored.assignee_id.is_some(), "{expected}: still assigned");
+        assert_eq!(stored.routing_rule.as_deref(), Some("least_loaded"), "{expected}");
+        let audit = stored.enrichment.expect("the failure is stored for audits");
+        assert!(audit.contains("\"status\":\"failed\""), "{audit}");
+        let note = note_html(&bot, thread);
+        assert!(note.contains(expected), "{expected} not in {note}");
+        assert!(note.contains("least-loaded available agent"), "{note}");
+    }
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn bad_fields_are_dropped_and_the_rest_is_used() {
+    let crm = FakeCrm::start().await;
+    crm.reply_default(CrmReply::Json(json!({"tier": 5, "order_count": "many", "recent_ticket_count": 2,
+        "preferred_agent_id": 999999, "reason": "loyal customer", "unexpected": {"x": 1}})));
+    let mut bot = start_with_crm(&crm, &[]).await;
+    seed_team(&bot).await;
+    let (ticket, thread) = bot.open_ticket(&SimUser::customer(950, "Lee"), "billing", "refund").await;
+    let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+    assert_eq!(stored.tier, None);
+    assert_eq!(stored.priority, 50, "no tier, no priority: the default");
+    assert_eq!(stored.routing_rule.as_deref(), Some("specialist"));
+    assert!(stored.enrichment.as_deref().unwrap_or_default().contains("\"unexpected\""), "raw answer kept");
+    let note = note_html(&bot, thread);
+    assert!(note.contains("not given by the CRM · 2 recent tickets"), "{note}");
+    assert!(note.contains("the CRM's preferred agent 999999 cannot take it now"), "{note}");
+    assert!(note.contains("CRM says: loyal customer"), "{note}");
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn the_preferred_agent_wins_when_eligible() {
+    let crm = FakeCrm::start().await;
+    crm.reply_default(CrmReply::Json(
+        json!({"tier": "premium", "preferred_agent_id": 1002, "reason": "VIP, billing history"}),
+    ));
+    let mut bot = start_with_crm(&crm, &[]).await;
+    seed_team(&bot).await;
+    let (ticket, thread) = bot.open_ticket(&SimUser::customer(960, "Mo"), "billing", "invoice").await;
+    let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+    assert_eq!(stored.assignee_id, Some(1002));
+    assert!(
+        note_html(&bot, thread).contains("Bob is the CRM's preferred agent"),
+        "{}",
+        note_html(&bot, thread)
+    );
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_queued_ticket_is_assigned_when_an_agent_becomes_available() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let root = admin();
+    assert!(command(&bot, &root, "/agent_add 1001 2").await.starts_with('✅'));
+    assert!(command(&bot, &root, "/skill_add 1001 billing:2").await.starts_with('✅'));
+    let alice = SimUser::operator(1001, "Alice");
+    assert!(command(&bot, &alice, "/away").await.contains("away"));
+
+    let (ticket, thread) = bot.open_ticket(&SimUser::customer(970, "Nia"), "billing", "help").await;
+    let first_note = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned");
+    let note = note_html(&bot, thread);
+    assert!(note.contains("nobody yet, waiting in the queue"), "{note}");
+    assert!(note.contains("waits in the queue (priority 50)"), "{note}");
+    let queue = command(&bot, &alice, "/queue").await;
+    assert!(
+        queue.contains(&format!("#{ticket} · tier unknown · Billing and payments · priority 50")),
+        "{queue}"
+    );
+
+    command(&bot, &alice, "/available").await;
+    bot.sim
+        .wait_for(
+            |s| s.pinned(SUPPORT_GROUP_ID, Some(thread)).is_some_and(|p| p != first_note),
+            Duration::from_secs(5),
+        )
+        .await;
+    let note = note_html(&bot, thread);
+    assert!(note.contains("<a href=\"tg://user?id=1001\">Alice</a>"), "{note}");
+    let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+    assert_eq!(stored.assignee_id, Some(1001));
+    let unpinned = bot.sim.calls_to("unpinChatMessage");
+    assert!(unpinned.iter().any(|c| c.params["message_id"] == first_note), "the old note is unpinned");
+    assert_eq!(command(&bot, &alice, "/queue").await, "The queue is empty: every open ticket has an agent.");
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn closing_a_ticket_frees_capacity_for_the_next_in_line() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let root = admin();
+    command(&bot, &root, "/agent_add 1001 1").await;
+    command(&bot, &root, "/skill_add 1001 billing").await;
+    let (first, first_thread) = bot.open_ticket(&SimUser::customer(980, "Oz"), "billing", "one").await;
+    let (second, _) = bot.open_ticket(&SimUser::customer(981, "Pia"), "billing", "two").await;
+    let storage = &bot.db.storage;
+    assert_eq!(storage.ticket(TicketId(first)).await.expect("q").expect("t").assignee_id, Some(1001));
+    assert_eq!(
+        storage.ticket(TicketId(second)).await.expect("q").expect("t").assignee_id,
+        None,
+        "at capacity"
+    );
+
+    bot.sim.group_text(&SimUser::operator(1001, "Alice"), Some(first_thread), "/close");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if storage.ticket(TicketId(second)).await.expect("q").expect("t").assignee_id == Some(1001) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the waiting ticket was not assigned after the close");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn admin_commands_are_refused_to_others_and_explain_their_usage() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let stranger = SimUser::operator(666, "Mallory");
+    for line in
+        ["/agent_add 666", "/agent_remove 1001", "/skill_add 666 billing:3", "/skill_remove 1001 billing"]
+    {
+        let answer = command(&bot, &stranger, line).await;
+        assert!(answer.starts_with("Only admins can do that"), "{line}: {answer}");
+    }
+    assert!(bot.db.storage.roster().await.expect("q").is_empty(), "nothing changed");
+    assert!(command(&bot, &stranger, "/available").await.starts_with("This is for agents"));
+
+    let root = admin();
+    for (line, usage) in [
+        ("/agent_add", "Usage: /agent_add"),
+        ("/agent_add bob", "Usage: /agent_add"),
+        ("/agent_add 1001 0", "Usage: /agent_add"),
+        ("/skill_add 1001", "Usage: /skill_add"),
+        ("/skill_add 1001 billing:7", "Usage: /skill_add"),
+        ("/skill_remove", "Usage: /skill_remove"),
+        ("/agent_remove x", "Usage: /agent_remove"),
+    ] {
+        let answer = command(&bot, &root, line).await;
+        assert!(answer.starts_with(usage), "{line}: {answer}");
+    }
+    assert!(command(&bot, &root, "/skill_add 4242 billing").await.starts_with("There is no agent 4242"));
+    assert_eq!(
+        command(&bot, &root, "/agents").await,
+        "No agents yet. An admin adds one with /agent_add <user id>."
+    );
+    command(&bot, &root, "/agent_add 1001 3").await;
+    command(&bot, &root, "/skill_add 1001 billing:3").await;
+    let roster = command(&bot, &root, "/agents").await;
+    assert_eq!(roster, "Agents (1):\n• Agent 1001 (1001) · available · 0/3 open · billing:3");
+    let removed = command(&bot, &root, "/agent_remove 1001").await;
+    assert!(removed.starts_with("✅ Agent 1001 removed. They had no open tickets."), "{removed}");
+    let audit = bot.db.storage.audit_entries(10).await.expect("q");
+    let actions: Vec<_> = audit.iter().map(|(_, actor, action, _, _)| (*actor, action.as_str())).collect();
+    assert_eq!(actions, vec![(1, "agent_remove"), (1, "skill_add"), (1, "agent_add")]);
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn agents_take_waiting_tickets_and_admins_reassign() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let root = admin();
+    let (ticket, thread) = bot.open_ticket(&SimUser::customer(990, "Quinn"), "technical", "crash").await;
+    command(&bot, &root, "/agent_add 1003").await;
+    command(&bot, &root, "/skill_add 1003 billing:1").await;
+    // Bob has no technical skill, but may take a waiting ticket by hand.
+    let bob = SimUser::operator(1003, "Bob");
+    command(&bot, &bob, "/away").await;
+    let first_note = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned");
+    let id = bot.sim.group_text(&bob, Some(thread), "/take");
+    bot.sim
+        .wait_for(
+            |s| s.pinned(SUPPORT_GROUP_ID, Some(thread)).is_some_and(|p| p != first_note),
+            Duration::from_secs(5),
+        )
+        .await;
+    let note = note_html(&bot, thread);
+    assert!(note.contains("<a href=\"tg://user?id=1003\">Bob</a>"), "{note}");
+    assert!(note.contains("Bob took it with /take"), "{note}");
+    let _ = id;
+    assert_eq!(
+        topic_command(&bot, &bob, thread, "/take").await,
+        format!("Ticket #{ticket} is already yours.")
+    );
+
+    command(&bot, &root, "/agent_add 1004").await;
+    let carol = SimUser::operator(1004, "Carol");
+    command(&bot, &carol, "/available").await;
+    let taken = topic_command(&bot, &carol, thread, "/take").await;
+    assert!(taken.contains("is assigned to Bob"), "{taken}");
+    assert!(topic_command(&bot, &carol, thread, "/reassign 1004").await.starts_with("Only admins"));
+
+    let before = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread));
+    bot.sim.group_text(&root, Some(thread), "/reassign 1004");
+    bot.sim.wait_for(|s| s.pinned(SUPPORT_GROUP_ID, Some(thread)) != before, Duration::from_secs(5)).await;
+    let note = note_html(&bot, thread);
+    assert!(note.contains("reassigned by Root to Carol"), "{note}");
+    let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+    assert_eq!(stored.assignee_id, Some(1004));
+    assert!(topic_command(&bot, &root, thread, "/reassign 4242").await.starts_with("There is no agent 4242"));
+    assert!(command(&bot, &root, "/take").await.starts_with("This command works inside a ticket's topic"));
+    bot.stop().await.expect("clean stop");
+}
