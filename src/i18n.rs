@@ -203,6 +203,8 @@ mod tests {
             ("skills", "billing:3".into()),
             ("wait", "4m".into()),
             ("admin", "Root".into()),
+            ("after", "5m".into()),
+            ("previous", "Bob".into()),
         ];
         for lang in Lang::ALL {
             for key in I18n::keys(lang) {

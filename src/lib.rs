@@ -27,7 +27,7 @@ use crate::{
     config::Config,
     i18n::I18n,
     intake::IntakeStore,
-    routing::{RoutingPolicy, enrichment::EnrichmentClient, service::RoutingService},
+    routing::{RoutingPolicy, enrichment::EnrichmentClient, service::RoutingService, sweeper::Sweeper},
     storage::Storage,
     telegram::{
         build_bot, commands,
@@ -96,6 +96,7 @@ pub async fn run_with(
         RoutingPolicy::default(),
         i18n.clone(),
         clock.clone(),
+        config.premium_override_after,
     );
     let desk =
         TicketDesk::new(bot.clone(), storage.clone(), config.clone(), i18n.clone(), clock.clone(), routing);
@@ -109,14 +110,19 @@ pub async fn run_with(
     let mut engine = UpdateEngine::new(schema(config.support_group), deps, storage.clone(), clock.clone());
     engine.replay_inbox().await.context("replaying the inbox")?;
 
+    let sweeper = Sweeper::new(storage.clone(), i18n.clone(), clock.clone(), config.premium_override_after);
+    let sweeping =
+        tokio::spawn(routing::sweeper::run(sweeper, desk.clone(), config.sweep_interval, shutdown.clone()));
     let maintenance = tokio::spawn(maintenance(desk, storage.clone(), clock.clone(), shutdown.clone()));
     let polled = poll(&bot, &mut engine, &storage, &clock, &shutdown).await;
 
     tracing::info!("stopping: finishing updates in progress");
     shutdown.cancel();
     engine.drain().await;
-    if let Err(error) = maintenance.await {
-        tracing::error!(%error, "maintenance task failed");
+    for (name, task) in [("maintenance", maintenance), ("premium override sweeper", sweeping)] {
+        if let Err(error) = task.await {
+            tracing::error!(%error, task = name, "background task failed");
+        }
     }
     polled.context("polling Telegram")?;
     tracing::info!("stopped");

@@ -166,3 +166,8 @@ reassign-done = ✅ Ticket #{ $id } is assigned to { $name }.
 reassign-at-capacity = { $name } is at capacity; choose another agent or raise it with /agent_add.
 reason-taken = { $agent } took it with /take
 reason-reassigned = reassigned by { $admin } to { $agent }
+reason-override = premium override: no agent response within { $after } of opening, so { $agent } takes it as the next available agent ({ $load ->
+    [one] { $load } open ticket
+   *[other] { $load } open tickets
+}), regardless of skill
+reason-override-released = { $previous } was released from it

@@ -165,3 +165,8 @@ reassign-done = ✅ El ticket #{ $id } está asignado a { $name }.
 reassign-at-capacity = { $name } está al límite de capacidad; elige otro agente o súbela con /agent_add.
 reason-taken = { $agent } lo tomó con /take
 reason-reassigned = { $admin } lo reasignó a { $agent }
+reason-override = escalado premium: ningún agente respondió en { $after } desde la apertura, así que { $agent } lo toma como siguiente agente disponible ({ $load ->
+    [one] { $load } ticket abierto
+   *[other] { $load } tickets abiertos
+}), sin importar la habilidad
+reason-override-released = se liberó a { $previous }

@@ -7,8 +7,9 @@ pub mod enrichment;
 pub mod reason;
 pub mod router;
 pub mod service;
+pub mod sweeper;
 
 pub use router::{
     AgentPick, AgentSnapshot, AgentStatus, CustomerProfile, Decision, Enrichment, Outcome, RoutingPolicy,
-    RoutingReason, Rule, route,
+    RoutingReason, Rule, override_pick, route,
 };

@@ -270,6 +270,16 @@ fn pick(agent: &AgentSnapshot, level: u8) -> AgentPick {
     AgentPick { id: agent.id, name: agent.name.clone(), level, open_tickets: agent.open_tickets }
 }
 
+/// The premium override's pick (DESIGN §6): the next available agent
+/// regardless of skill — least loaded, then longest idle — other than the
+/// current assignee.
+pub fn override_pick(agents: &[AgentSnapshot], current: Option<i64>) -> Option<&AgentSnapshot> {
+    agents
+        .iter()
+        .filter(|a| a.can_take_work() && Some(a.id) != current)
+        .min_by(|a, b| compare(Seniority::Any, (a, 0), (b, 0)))
+}
+
 /// Decides who gets a ticket needing `skill`.
 pub fn route(
     skill: &SkillName,
@@ -564,6 +574,22 @@ mod tests {
                 assert_eq!(decision.reason.agent.as_ref().map(|a| a.id), Some(id), "{}", case.name);
             }
         }
+    }
+
+    #[test]
+    fn the_override_ignores_skills_and_the_current_assignee() {
+        let mut agents = team();
+        agents[3].open_tickets = 2; // Dan busier
+        assert_eq!(
+            override_pick(&agents, None).map(|a| a.id),
+            Some(3),
+            "Carol: idle, no billing skill needed"
+        );
+        assert_eq!(override_pick(&agents, Some(3)).map(|a| a.id), Some(1), "not the current assignee");
+        for a in &mut agents {
+            a.status = AgentStatus::Away;
+        }
+        assert_eq!(override_pick(&agents, None), None);
     }
 
     #[test]

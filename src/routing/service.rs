@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     clock::SharedClock,
-    domain::{SkillName, TicketId},
+    domain::{SkillName, TicketId, Tier},
     i18n::I18n,
     routing::reason::render_reason,
     storage::{Assignment, Storage, StorageError, Ticket},
@@ -78,6 +78,7 @@ pub struct RoutingService {
     policy: RoutingPolicy,
     i18n: Arc<I18n>,
     clock: SharedClock,
+    premium_override_after: std::time::Duration,
 }
 
 /// How often a claim is retried when another router took the agent's last slot.
@@ -91,8 +92,9 @@ impl RoutingService {
         policy: RoutingPolicy,
         i18n: Arc<I18n>,
         clock: SharedClock,
+        premium_override_after: std::time::Duration,
     ) -> Self {
-        Self { storage, enrichment, policy, i18n, clock }
+        Self { storage, enrichment, policy, i18n, clock, premium_override_after }
     }
 
     /// Enriches a new ticket and assigns it (or queues it).
@@ -128,6 +130,13 @@ impl RoutingService {
         };
         let record = audit_record(&enrichment, &raw);
         self.storage.set_ticket_enrichment(ticket.id, tier, priority, record.as_deref()).await?;
+        if tier == Some(Tier::Premium) {
+            // The premium override's deadline (DESIGN §6), cleared by the first agent response.
+            let after = i64::try_from(self.premium_override_after.as_millis()).unwrap_or(i64::MAX);
+            self.storage
+                .set_override_due(ticket.id, Some(ticket.created_at_ms.saturating_add(after)))
+                .await?;
+        }
         self.assign(ticket.id, &enrichment, roster, None).await
     }
 
@@ -225,7 +234,7 @@ impl RoutingService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{domain::Tier, routing::router::CustomerProfile};
+    use crate::routing::router::CustomerProfile;
 
     #[test]
     fn enrichment_records_round_trip() {

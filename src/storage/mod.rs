@@ -7,10 +7,13 @@
 //! each side. Where the dialects differ, the repository method carries two
 //! small queries instead of one clever one.
 
+// `tickets` first: its `ticket_columns!` macro is used by the others.
+#[macro_use]
+mod tickets;
 mod agents;
 mod dialogues;
+mod escalations;
 mod inbox;
-mod tickets;
 
 use std::{str::FromStr, time::Duration};
 
@@ -21,6 +24,7 @@ use sqlx::{
 };
 
 pub use agents::AgentUpsert;
+pub use escalations::{Escalate, EscalationRow};
 pub use inbox::PendingUpdate;
 pub use tickets::{Assignment, NewTicket, ReopenOutcome, Ticket};
 

@@ -50,6 +50,10 @@ pub struct Ticket {
     /// Which routing rule assigned the ticket (`Rule::as_str`).
     pub routing_rule: Option<String>,
     pub assigned_at_ms: Option<i64>,
+    /// The pending premium first-response deadline, if any.
+    pub override_due_at_ms: Option<i64>,
+    /// How often the premium override re-routed this ticket.
+    pub escalation_count: i64,
 }
 
 /// The result of trying to reopen a ticket.
@@ -63,7 +67,7 @@ pub enum ReopenOutcome {
 }
 
 #[derive(sqlx::FromRow)]
-struct TicketRow {
+pub(super) struct TicketRow {
     id: i64,
     customer_id: i64,
     customer_chat_id: i64,
@@ -88,6 +92,8 @@ struct TicketRow {
     enrichment: Option<String>,
     routing_rule: Option<String>,
     assigned_at: Option<i64>,
+    override_due_at: Option<i64>,
+    escalation_count: i64,
 }
 
 /// The columns [`TicketRow`] reads, as a literal so queries stay `&'static str`.
@@ -96,7 +102,7 @@ macro_rules! ticket_columns {
         "id, customer_id, customer_chat_id, customer_name, customer_username, language, category, \
          required_skill, description, description_message_id, description_has_media, status, thread_id, \
          note_message_id, tier, priority, assignee_id, routing_reason, created_at, first_response_at, closed_at, \
-         enrichment, routing_rule, assigned_at"
+         enrichment, routing_rule, assigned_at, override_due_at, escalation_count"
     };
 }
 
@@ -144,6 +150,8 @@ impl TryFrom<TicketRow> for Ticket {
             enrichment: row.enrichment,
             routing_rule: row.routing_rule,
             assigned_at_ms: row.assigned_at,
+            override_due_at_ms: row.override_due_at,
+            escalation_count: row.escalation_count,
         })
     }
 }
@@ -253,7 +261,7 @@ impl Storage {
     pub async fn record_first_response(&self, id: TicketId, now_ms: i64) -> StorageResult<bool> {
         let result = with_pool!(self, |pool| {
             sqlx::query(
-                "UPDATE tickets SET first_response_at = $2 WHERE id = $1 AND first_response_at IS NULL",
+                "UPDATE tickets SET first_response_at = $2, override_due_at = NULL WHERE id = $1 AND first_response_at IS NULL",
             )
             .bind(id.0)
             .bind(now_ms)
@@ -268,7 +276,7 @@ impl Storage {
     pub async fn close_ticket(&self, id: TicketId, now_ms: i64) -> StorageResult<bool> {
         let result = with_pool!(self, |pool| {
             sqlx::query(
-                "UPDATE tickets SET status = 'closed', closed_at = $2 WHERE id = $1 AND status = 'open'",
+                "UPDATE tickets SET status = 'closed', closed_at = $2, override_due_at = NULL WHERE id = $1 AND status = 'open'",
             )
             .bind(id.0)
             .bind(now_ms)

@@ -188,6 +188,8 @@ mod tests {
             enrichment: None,
             routing_rule: None,
             assigned_at_ms: None,
+            override_due_at_ms: None,
+            escalation_count: 0,
         }
     }
 

@@ -107,9 +107,13 @@ async fn answer(reply: CrmReply) -> Response {
                 tokio::time::sleep(delay).await;
                 reply = *inner;
             }
-            CrmReply::Json(v) => return ([("content-type", "application/json")], v.to_string()).into_response(),
+            CrmReply::Json(v) => {
+                return ([("content-type", "application/json")], v.to_string()).into_response();
+            }
             CrmReply::Status(code) => {
-                return StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response();
+                return StatusCode::from_u16(code)
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+                    .into_response();
             }
             CrmReply::Raw(body) => return ([("content-type", "application/json")], body).into_response(),
             CrmReply::Huge(size) => {

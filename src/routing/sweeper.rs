@@ -1,0 +1,158 @@
+//! The premium override (DESIGN §6): a background task that finds premium
+//! tickets without an agent's first response `PREMIUM_OVERRIDE_AFTER` after
+//! opening and re-routes each to the next available agent, regardless of
+//! skill.
+//!
+//! Safe with several instances on one database: each re-assignment is a
+//! compare-and-set on the ticket's deadline (`Storage::escalate`), and the
+//! escalations table is unique per (ticket, deadline), so a deadline is
+//! acted on once however many sweepers race for it.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio_util::sync::CancellationToken;
+
+use super::router::{AgentSnapshot, override_pick};
+use crate::{
+    clock::SharedClock,
+    domain::TicketId,
+    i18n::I18n,
+    storage::{Escalate, Storage, StorageError},
+    tickets::{GROUP_LANG, TicketDesk},
+};
+
+/// Overdue tickets handled per sweep; the rest wait for the next one.
+const SWEEP_BATCH: i64 = 500;
+
+/// One re-assignment made by a sweep.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Escalated {
+    pub ticket: TicketId,
+    pub from: Option<i64>,
+    pub to: i64,
+}
+
+/// The database half of the sweeper: finds and claims overdue tickets.
+#[derive(Clone, Debug)]
+pub struct Sweeper {
+    storage: Storage,
+    i18n: Arc<I18n>,
+    clock: SharedClock,
+    override_after: Duration,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Sweeper {
+    /// Builds the sweeper.
+    pub fn new(storage: Storage, i18n: Arc<I18n>, clock: SharedClock, override_after: Duration) -> Self {
+        Self { storage, i18n, clock, override_after }
+    }
+
+    /// One sweep: every overdue ticket this instance manages to claim is
+    /// re-assigned and returned. Tickets with no available agent keep their
+    /// deadline and are tried again next sweep.
+    pub async fn claim_overdue(&self) -> Result<Vec<Escalated>, StorageError> {
+        let now = self.clock.now_ms();
+        let overdue = self.storage.overdue_tickets(now, SWEEP_BATCH).await?;
+        if overdue.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut roster = self.storage.roster().await?;
+        let mut escalated = Vec::new();
+        for ticket in overdue {
+            let Some(seen_due_at) = ticket.override_due_at_ms else { continue };
+            let Some(agent) = override_pick(&roster, ticket.assignee_id).cloned() else {
+                tracing::info!(ticket_id = ticket.id.0, "premium ticket overdue but no agent is available");
+                continue;
+            };
+            let reason = self.reason(&agent, ticket.assignee_id, &roster);
+            let claim = Escalate {
+                ticket: ticket.id,
+                seen_due_at,
+                from_agent: ticket.assignee_id,
+                to_agent: agent.id,
+                reason: &reason,
+                next_due_at: now + millis(self.override_after),
+                now_ms: now,
+            };
+            if !self.storage.escalate(&claim).await? {
+                // Another instance got there first, or the agent answered.
+                continue;
+            }
+            tracing::info!(ticket_id = ticket.id.0, from = ?ticket.assignee_id, to = agent.id, "premium override");
+            adjust_load(&mut roster, ticket.assignee_id, agent.id, now);
+            escalated.push(Escalated { ticket: ticket.id, from: ticket.assignee_id, to: agent.id });
+        }
+        Ok(escalated)
+    }
+
+    fn reason(&self, agent: &AgentSnapshot, previous: Option<i64>, roster: &[AgentSnapshot]) -> String {
+        let after = humantime::format_duration(self.override_after).to_string();
+        let mut text = self.i18n.t_args(
+            GROUP_LANG,
+            "reason-override",
+            &[
+                ("after", after.into()),
+                ("agent", agent.name.clone().into()),
+                ("load", agent.open_tickets.into()),
+            ],
+        );
+        if let Some(previous) = previous {
+            let name = roster
+                .iter()
+                .find(|a| a.id == previous)
+                .map_or_else(|| previous.to_string(), |a| a.name.clone());
+            text.push_str("; ");
+            text.push_str(&self.i18n.t_args(
+                GROUP_LANG,
+                "reason-override-released",
+                &[("previous", name.into())],
+            ));
+        }
+        text
+    }
+}
+
+/// Keeps the in-memory roster true between claims of one sweep.
+fn adjust_load(roster: &mut [AgentSnapshot], from: Option<i64>, to: i64, now: i64) {
+    for agent in roster.iter_mut() {
+        if agent.id == to {
+            agent.open_tickets += 1;
+            agent.idle_since_ms = now;
+        } else if Some(agent.id) == from {
+            agent.open_tickets = agent.open_tickets.saturating_sub(1);
+        }
+    }
+}
+
+/// Runs sweeps every `interval` until `shutdown`, posting a new pinned note
+/// for each re-assigned ticket (the new agent is mentioned).
+pub async fn run(sweeper: Sweeper, desk: TicketDesk, interval: Duration, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let escalated = match sweeper.claim_overdue().await {
+            Ok(escalated) => escalated,
+            Err(error) => {
+                tracing::warn!(%error, "premium override sweep failed");
+                continue;
+            }
+        };
+        for e in escalated {
+            if let Err(error) = desk.republish(e.ticket).await {
+                tracing::warn!(ticket_id = e.ticket.0, %error, "could not post the override note");
+            }
+        }
+        // A previous assignee was released: they may take a waiting ticket.
+        if let Err(error) = desk.drain_queue().await {
+            tracing::warn!(%error, "could not assign waiting tickets after a sweep");
+        }
+    }
+}
