@@ -8,6 +8,7 @@ pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod http;
 pub mod i18n;
 pub mod intake;
 pub mod routing;
@@ -20,6 +21,7 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use teloxide::{ApiError, RequestError, prelude::*, types::Me};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -31,7 +33,8 @@ use crate::{
     storage::Storage,
     telegram::{
         build_bot, commands,
-        runtime::{UpdateEngine, poll},
+        retry::with_retry,
+        runtime::{MAX_IN_FLIGHT, UpdateEngine, allowed_updates, feed, poll},
         schema::schema,
     },
     tickets::TicketDesk,
@@ -59,12 +62,9 @@ pub async fn run_with(
     clock: SharedClock,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    if config.webhook_url.is_some() {
-        anyhow::bail!(
-            "WEBHOOK_URL is set, but webhook mode is not available in this version yet; unset it to use long polling"
-        );
-    }
     let config = Arc::new(config);
+    // Bind first: a taken port is an operator error worth stopping for.
+    let listener = http::bind(config.http_addr).await?;
     let i18n = Arc::new(I18n::load().context("loading locales")?);
     let bot = build_bot(&config);
 
@@ -72,10 +72,6 @@ pub async fn run_with(
         return Ok(());
     };
     tracing::info!(username = me.username(), id = me.user.id.0, "connected to the Bot API");
-    // Long polling and a webhook exclude each other.
-    if let Err(error) = bot.delete_webhook().await {
-        tracing::warn!(%error, "deleteWebhook failed");
-    }
     commands::register(&bot, &i18n, &config).await;
 
     let enrichment = match &config.routing_webhook_url {
@@ -111,22 +107,73 @@ pub async fn run_with(
     engine.replay_inbox().await.context("replaying the inbox")?;
 
     let sweeper = Sweeper::new(storage.clone(), i18n.clone(), clock.clone(), config.premium_override_after);
-    let sweeping =
-        tokio::spawn(routing::sweeper::run(sweeper, desk.clone(), config.sweep_interval, shutdown.clone()));
-    let maintenance = tokio::spawn(maintenance(desk, storage.clone(), clock.clone(), shutdown.clone()));
-    let polled = poll(&bot, &mut engine, &storage, &clock, &shutdown).await;
+    // Background tasks live in a JoinSet owned here: if this future is
+    // dropped, they stop with it (nothing outlives the bot).
+    let mut background = JoinSet::new();
+    background.spawn(routing::sweeper::run(sweeper, desk.clone(), config.sweep_interval, shutdown.clone()));
+    background.spawn(maintenance(desk, storage.clone(), clock.clone(), shutdown.clone()));
+
+    let (webhook, updates) = match &config.webhook_url {
+        Some(url) => {
+            let (sender, receiver) = tokio::sync::mpsc::channel(MAX_IN_FLIGHT);
+            let path = if url.path().is_empty() { "/".to_owned() } else { url.path().to_owned() };
+            let route =
+                http::WebhookRoute { path, secret: config.webhook_secret_token.clone(), updates: sender };
+            (Some(route), Some(receiver))
+        }
+        None => (None, None),
+    };
+    let server = http::serve(listener, storage.clone(), clock.clone(), webhook, shutdown.clone());
+    background.spawn(async move {
+        if let Err(error) = server.await {
+            tracing::error!(%error, "HTTP server failed");
+        }
+    });
+
+    let received = match (updates, &config.webhook_url) {
+        (Some(updates), Some(url)) => {
+            register_webhook(&bot, url, config.webhook_secret_token.as_deref(), &shutdown).await;
+            feed(&mut engine, updates, &shutdown).await;
+            Ok(())
+        }
+        _ => {
+            // Long polling and a webhook exclude each other.
+            if let Err(error) = with_retry("deleteWebhook", || bot.delete_webhook().into_future()).await {
+                tracing::warn!(%error, "deleteWebhook failed");
+            }
+            poll(&bot, &mut engine, &storage, &clock, &shutdown).await
+        }
+    };
 
     tracing::info!("stopping: finishing updates in progress");
     shutdown.cancel();
     engine.drain().await;
-    for (name, task) in [("maintenance", maintenance), ("premium override sweeper", sweeping)] {
-        if let Err(error) = task.await {
-            tracing::error!(%error, task = name, "background task failed");
+    while let Some(result) = background.join_next().await {
+        if let Err(error) = result {
+            tracing::error!(%error, "background task failed");
         }
     }
-    polled.context("polling Telegram")?;
+    received.context("polling Telegram")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Registers the webhook with Telegram (retrying while it is unreachable).
+async fn register_webhook(bot: &Bot, url: &url::Url, secret: Option<&str>, shutdown: &CancellationToken) {
+    let call = || {
+        let mut request = bot.set_webhook(url.clone()).allowed_updates(allowed_updates());
+        if let Some(secret) = secret {
+            request = request.secret_token(secret.to_owned());
+        }
+        request.into_future()
+    };
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        result = with_retry("setWebhook", call) => match result {
+            Ok(_) => tracing::info!(%url, "webhook registered"),
+            Err(error) => tracing::error!(%error, %url, "setWebhook failed; updates will not arrive until it succeeds (restart to retry)"),
+        },
+    }
 }
 
 /// Calls `getMe` until it succeeds: retries while Telegram is unreachable,

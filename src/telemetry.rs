@@ -15,3 +15,73 @@ pub fn init_for_tests() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = fmt().with_env_filter(filter).with_target(false).with_test_writer().try_init();
 }
+
+use std::sync::{
+    OnceLock,
+    atomic::{AtomicI64, Ordering},
+};
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Metric names, in one place so dashboards and tests agree.
+pub mod names {
+    pub const UPDATES: &str = "topicdesk_updates_total";
+    pub const TICKETS_OPENED: &str = "topicdesk_tickets_opened_total";
+    pub const ASSIGNMENTS: &str = "topicdesk_assignments_total";
+    pub const OVERRIDES: &str = "topicdesk_premium_overrides_total";
+    pub const ESCALATIONS: &str = "topicdesk_escalations_total";
+    pub const CRM_DURATION: &str = "topicdesk_crm_webhook_duration_seconds";
+    pub const CRM_FAILURES: &str = "topicdesk_crm_webhook_failures_total";
+    pub const BOT_API_ERRORS: &str = "topicdesk_bot_api_errors_total";
+    pub const QUEUE_LENGTH: &str = "topicdesk_queue_length";
+    pub const INBOX_PENDING: &str = "topicdesk_inbox_pending";
+    pub const LAST_API_SUCCESS: &str = "topicdesk_last_bot_api_success_timestamp_seconds";
+}
+
+static METRICS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+static LAST_API_SUCCESS_MS: AtomicI64 = AtomicI64::new(0);
+
+/// Installs the Prometheus recorder once per process and returns its handle
+/// (`None` if another recorder was installed first, e.g. by an embedding app).
+pub fn metrics_handle() -> Option<PrometheusHandle> {
+    METRICS
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(names::CRM_DURATION.to_owned()),
+                    &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+                )
+                .ok()?;
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            Some(handle)
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(names::UPDATES, "Telegram updates handled, by kind and outcome");
+    describe_counter!(names::TICKETS_OPENED, "Tickets opened, by customer tier");
+    describe_counter!(names::ASSIGNMENTS, "Ticket assignments, by routing rule");
+    describe_counter!(names::OVERRIDES, "Premium tickets re-routed by the time-in-queue override");
+    describe_counter!(names::ESCALATIONS, "Re-assignments away from an agent (override or /reassign)");
+    describe_histogram!(names::CRM_DURATION, "Duration of CRM enrichment webhook calls");
+    describe_counter!(names::CRM_FAILURES, "Failed CRM enrichment calls, by reason");
+    describe_counter!(names::BOT_API_ERRORS, "Bot API errors, by method and error code");
+    describe_gauge!(names::QUEUE_LENGTH, "Open tickets waiting for an agent");
+    describe_gauge!(names::INBOX_PENDING, "Updates received but not yet handled");
+    describe_gauge!(names::LAST_API_SUCCESS, "Unix time of the last successful Bot API call");
+}
+
+/// Notes a successful Bot API call (for `/healthz`).
+pub fn bot_api_ok(now_ms: i64) {
+    LAST_API_SUCCESS_MS.store(now_ms, Ordering::Relaxed);
+}
+
+/// Unix ms of the last successful Bot API call, 0 if none yet.
+pub fn last_bot_api_ok_ms() -> i64 {
+    LAST_API_SUCCESS_MS.load(Ordering::Relaxed)
+}

@@ -22,7 +22,7 @@ use sha2::Sha256;
 use url::Url;
 
 use super::router::{AgentSnapshot, CustomerProfile, Enrichment};
-use crate::{clock::SharedClock, domain::Tier};
+use crate::{clock::SharedClock, domain::Tier, telemetry::names};
 
 /// Largest response body read from the CRM.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -164,6 +164,7 @@ impl EnrichmentClient {
     /// `Enrichment::Unavailable` with the reason.
     pub async fn enrich(&self, request: &EnrichmentRequest) -> EnrichmentResult {
         if let Some(refusal) = self.admit() {
+            metrics::counter!(names::CRM_FAILURES, "reason" => "circuit_open").increment(1);
             return failure(refusal);
         }
         let started = std::time::Instant::now();
@@ -172,6 +173,7 @@ impl EnrichmentClient {
             Err(_) => Err(format!("timeout after {}", human_duration(self.timeout))),
         };
         let elapsed = started.elapsed();
+        metrics::histogram!(names::CRM_DURATION).record(elapsed.as_secs_f64());
         match outcome {
             Ok(body) => {
                 let (profile, dropped) = parse_profile(&body);
@@ -194,6 +196,8 @@ impl EnrichmentClient {
                     }
                     Err(reason) => {
                         self.record(false);
+                        metrics::counter!(names::CRM_FAILURES, "reason" => failure_kind(&reason))
+                            .increment(1);
                         tracing::warn!(ticket_id = request.ticket_id, %reason, "CRM response unusable");
                         let mut result = failure(reason);
                         result.audit = serde_json::json!({
@@ -208,6 +212,7 @@ impl EnrichmentClient {
             }
             Err(reason) => {
                 self.record(false);
+                metrics::counter!(names::CRM_FAILURES, "reason" => failure_kind(&reason)).increment(1);
                 tracing::warn!(ticket_id = request.ticket_id, %reason, "CRM enrichment failed");
                 let mut result = failure(reason);
                 result.elapsed = Some(elapsed);
@@ -295,6 +300,23 @@ impl EnrichmentResult {
             Enrichment::Unavailable(reason) => reason.clone(),
             _ => String::new(),
         }
+    }
+}
+
+/// A metric label for a failure reason.
+fn failure_kind(reason: &str) -> &'static str {
+    if reason.starts_with("timeout") {
+        "timeout"
+    } else if reason.starts_with("HTTP ") {
+        "http_status"
+    } else if reason.starts_with("invalid JSON") {
+        "invalid_json"
+    } else if reason.starts_with("response larger") {
+        "too_large"
+    } else if reason.starts_with("connection") {
+        "connection"
+    } else {
+        "other"
     }
 }
 

@@ -130,6 +130,8 @@ impl RoutingService {
         };
         let record = audit_record(&enrichment, &raw);
         self.storage.set_ticket_enrichment(ticket.id, tier, priority, record.as_deref()).await?;
+        let tier_label = tier.map_or("unknown", Tier::as_str);
+        metrics::counter!(crate::telemetry::names::TICKETS_OPENED, "tier" => tier_label).increment(1);
         if tier == Some(Tier::Premium) {
             // The premium override's deadline (DESIGN §6), cleared by the first agent response.
             let after = i64::try_from(self.premium_override_after.as_millis()).unwrap_or(i64::MAX);
@@ -180,6 +182,8 @@ impl RoutingService {
                             rule = decision.reason.rule.as_str(),
                             "ticket assigned"
                         );
+                        metrics::counter!(crate::telemetry::names::ASSIGNMENTS, "rule" => decision.reason.rule.as_str())
+                            .increment(1);
                         return Ok(Routed { ticket, decision });
                     }
                     // Someone else took the slot or the ticket; look again.
@@ -227,7 +231,14 @@ impl RoutingService {
         reason: &str,
     ) -> Result<bool, RoutingError> {
         let assignment = Assignment { agent_id, rule, reason, now_ms: self.clock.now_ms() };
-        Ok(self.storage.assign_ticket(ticket.id, ticket.assignee_id, &assignment).await?)
+        let claimed = self.storage.assign_ticket(ticket.id, ticket.assignee_id, &assignment).await?;
+        if claimed {
+            metrics::counter!(crate::telemetry::names::ASSIGNMENTS, "rule" => rule.to_owned()).increment(1);
+            if ticket.assignee_id.is_some() {
+                metrics::counter!(crate::telemetry::names::ESCALATIONS, "by" => rule.to_owned()).increment(1);
+            }
+        }
+        Ok(claimed)
     }
 }
 

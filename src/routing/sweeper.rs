@@ -18,6 +18,7 @@ use crate::{
     domain::TicketId,
     i18n::I18n,
     storage::{Escalate, Storage, StorageError},
+    telemetry::names,
     tickets::{GROUP_LANG, TicketDesk},
 };
 
@@ -83,6 +84,9 @@ impl Sweeper {
                 continue;
             }
             tracing::info!(ticket_id = ticket.id.0, from = ?ticket.assignee_id, to = agent.id, "premium override");
+            metrics::counter!(names::OVERRIDES).increment(1);
+            metrics::counter!(names::ESCALATIONS, "by" => "premium_override").increment(1);
+            metrics::counter!(names::ASSIGNMENTS, "rule" => "premium_override").increment(1);
             adjust_load(&mut roster, ticket.assignee_id, agent.id, now);
             escalated.push(Escalated { ticket: ticket.id, from: ticket.assignee_id, to: agent.id });
         }

@@ -77,3 +77,13 @@ impl Storage {
         Ok(result)
     }
 }
+
+impl Storage {
+    /// How many received updates are not handled yet (for `/metrics`).
+    pub async fn inbox_pending_count(&self) -> StorageResult<i64> {
+        let (n,): (i64,) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT COUNT(*) FROM inbox WHERE handled_at IS NULL").fetch_one(pool).await
+        })?;
+        Ok(n)
+    }
+}

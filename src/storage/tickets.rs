@@ -439,3 +439,15 @@ impl Storage {
         to_tickets(rows)
     }
 }
+
+impl Storage {
+    /// How many open tickets wait for an agent (for `/metrics`).
+    pub async fn queue_length(&self) -> StorageResult<i64> {
+        let (n,): (i64,) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT COUNT(*) FROM tickets WHERE status = 'open' AND assignee_id IS NULL")
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(n)
+    }
+}

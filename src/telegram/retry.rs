@@ -6,6 +6,8 @@ use std::{future::Future, time::Duration};
 
 use teloxide::{ApiError, RequestError};
 
+use crate::telemetry::{self, names};
+
 /// How many times a call is tried before its error is returned.
 const MAX_ATTEMPTS: u32 = 6;
 /// First backoff delay; doubles each attempt.
@@ -13,6 +15,34 @@ const BASE_BACKOFF: Duration = Duration::from_millis(200);
 /// A `retry_after` longer than this is returned to the caller instead of
 /// holding the handler (and its lane) for minutes.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// A short code for an error, for metrics: Telegram's HTTP status where it
+/// can be told from the error, else the kind of failure.
+pub fn error_code(error: &RequestError) -> &'static str {
+    match error {
+        RequestError::RetryAfter(_) => "429",
+        RequestError::Network(_) => "network",
+        RequestError::InvalidJson { .. } => "invalid_response",
+        RequestError::MigrateToChatId(_) => "400",
+        RequestError::Io(_) => "io",
+        RequestError::Api(ApiError::InvalidToken) => "401",
+        RequestError::Api(api) => {
+            let description = api.to_string();
+            if description.starts_with("Forbidden")
+                || matches!(api, ApiError::BotBlocked | ApiError::UserDeactivated)
+            {
+                "403"
+            } else if description.starts_with("Internal Server Error") || description.contains("Bad Gateway")
+            {
+                "5xx"
+            } else if description.starts_with("Conflict") {
+                "409"
+            } else {
+                "400"
+            }
+        }
+    }
+}
 
 /// Whether an error may succeed when the same call is repeated.
 pub fn is_transient(error: &RequestError) -> bool {
@@ -35,9 +65,14 @@ where
     let mut attempt = 1;
     loop {
         let error = match call().await {
-            Ok(value) => return Ok(value),
+            Ok(value) => {
+                telemetry::bot_api_ok(chrono::Utc::now().timestamp_millis());
+                return Ok(value);
+            }
             Err(error) => error,
         };
+        metrics::counter!(names::BOT_API_ERRORS, "method" => what.to_owned(), "code" => error_code(&error))
+            .increment(1);
         if attempt >= MAX_ATTEMPTS || !is_transient(&error) {
             return Err(error);
         }

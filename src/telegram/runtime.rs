@@ -214,17 +214,19 @@ impl LaneWorker {
         let kind = update_kind_name(&update);
         let mut deps = self.deps.clone();
         deps.insert(update);
-        let error = match self.handler.dispatch(deps).await {
-            std::ops::ControlFlow::Break(Ok(())) => None,
+        let (error, outcome) = match self.handler.dispatch(deps).await {
+            std::ops::ControlFlow::Break(Ok(())) => (None, "handled"),
             std::ops::ControlFlow::Break(Err(error)) => {
                 tracing::error!(update_id, kind, error = %error, "handler failed");
-                Some(error.to_string())
+                (Some(error.to_string()), "failed")
             }
             std::ops::ControlFlow::Continue(_) => {
                 tracing::debug!(update_id, kind, "update not handled (not for topicdesk)");
-                None
+                (None, "ignored")
             }
         };
+        metrics::counter!(crate::telemetry::names::UPDATES, "kind" => kind, "outcome" => outcome)
+            .increment(1);
         if let Err(error) =
             self.storage.inbox_mark_handled(update_id, self.clock.now_ms(), error.as_deref()).await
         {
@@ -274,7 +276,10 @@ pub async fn poll(
             result = request.send() => result,
         };
         let updates = match batch {
-            Ok(updates) => updates,
+            Ok(updates) => {
+                crate::telemetry::bot_api_ok(clock.now_ms());
+                updates
+            }
             Err(error @ RequestError::Api(ApiError::InvalidToken)) => {
                 return Err(PollingError::InvalidToken(error));
             }
@@ -325,6 +330,27 @@ pub async fn poll(
         if !stored_all {
             sleep_or_shutdown(POLL_BACKOFF, shutdown).await;
         }
+    }
+}
+
+/// Dispatches updates that arrive by webhook until `shutdown` (or until the
+/// HTTP server goes away). They are already in the inbox.
+pub async fn feed(
+    engine: &mut UpdateEngine,
+    mut updates: mpsc::Receiver<Update>,
+    shutdown: &CancellationToken,
+) {
+    let permits = engine.permits();
+    loop {
+        let update = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            update = updates.recv() => match update {
+                Some(update) => update,
+                None => return,
+            },
+        };
+        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        engine.dispatch(update, permit);
     }
 }
 

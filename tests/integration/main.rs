@@ -6,6 +6,7 @@
 mod support;
 
 mod bad_input;
+mod operations;
 mod premium_override;
 mod resilience;
 mod routing;

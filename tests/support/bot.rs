@@ -31,11 +31,11 @@ pub fn config(sim: &BotApiSim, db: &TestDb, env: &[(String, String)]) -> Config 
         ("TELOXIDE_API_URL".to_owned(), sim.api_url().to_string()),
         ("DATABASE_URL".to_owned(), database_url),
         ("SUPPORT_GROUP_ID".to_owned(), SUPPORT_GROUP_ID.to_string()),
-        ("HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
     ]);
     for (k, v) in env {
         vars.insert(k.clone(), v.clone());
     }
+    vars.entry("HTTP_ADDR".to_owned()).or_insert_with(|| format!("127.0.0.1:{}", free_port()));
     Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid")
 }
 
@@ -55,9 +55,32 @@ impl TestBot {
     pub async fn start_on(db: TestDb, env: &[(&str, &str)]) -> TestBot {
         topicdesk::telemetry::init_for_tests();
         let sim = BotApiSim::start().await;
-        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let mut env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        if !env.iter().any(|(k, _)| k == "HTTP_ADDR") {
+            env.push(("HTTP_ADDR".to_owned(), format!("127.0.0.1:{}", free_port())));
+        }
         let mut bot = TestBot { sim, db, env, shutdown: CancellationToken::new(), handle: None };
         bot.launch().await;
+        bot
+    }
+
+    /// A bot in webhook mode (`WEBHOOK_URL` among `env`): it does not poll,
+    /// so start-up completes when it has registered the webhook.
+    pub async fn start_webhook(env: &[(&str, &str)]) -> TestBot {
+        topicdesk::telemetry::init_for_tests();
+        let db = TestDb::sqlite().await;
+        let sim = BotApiSim::start().await;
+        let mut env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        env.push(("HTTP_ADDR".to_owned(), format!("127.0.0.1:{}", free_port())));
+        let mut bot = TestBot { sim, db, env, shutdown: CancellationToken::new(), handle: None };
+        let config = config(&bot.sim, &bot.db, &bot.env);
+        let storage = bot.db.storage.clone();
+        let shutdown = bot.shutdown.clone();
+        bot.handle =
+            Some(tokio::spawn(topicdesk::run_with(config, storage, Arc::new(SystemClock), shutdown)));
+        bot.sim.wait_for(|s| s.webhook().is_some(), Duration::from_secs(10)).await;
         bot
     }
 
@@ -70,6 +93,11 @@ impl TestBot {
             Some(tokio::spawn(topicdesk::run_with(config, storage, Arc::new(SystemClock), shutdown)));
         let polling_calls = self.sim.calls_to("getUpdates").len();
         self.sim.wait_for(|s| s.calls_to("getUpdates").len() > polling_calls, Duration::from_secs(10)).await;
+    }
+
+    /// Base URL of the bot's HTTP listener (`/healthz`, `/metrics`, webhook).
+    pub fn http_url(&self) -> String {
+        format!("http://{}", config(&self.sim, &self.db, &self.env).http_addr)
     }
 
     /// Stops the bot gracefully and returns how `run` ended.
@@ -150,6 +178,15 @@ impl TestBot {
             .await;
         self.sim.messages_in(id, None).into_iter().skip(after).find(|m| pred(m)).expect("message present")
     }
+}
+
+/// A port nothing listens on right now (the OS picks it; the listener is
+/// dropped at once so the bot can bind it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// The number in "… #N …".
