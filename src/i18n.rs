@@ -205,6 +205,12 @@ mod tests {
             ("admin", "Root".into()),
             ("after", "5m".into()),
             ("previous", "Bob".into()),
+            ("days", 30.into()),
+            ("opened", 10.into()),
+            ("closed", 8.into()),
+            ("overrides", 1.into()),
+            ("p50", "4m".into()),
+            ("p90", "12m".into()),
         ];
         for lang in Lang::ALL {
             for key in I18n::keys(lang) {

@@ -171,3 +171,10 @@ reason-override = premium override: no agent response within { $after } of openi
    *[other] { $load } open tickets
 }), regardless of skill
 reason-override-released = { $previous } was released from it
+cmd-stats = Response times, escalations and load
+stats-title = Last { $days } days: { $opened } tickets opened, { $closed } closed, { $overrides } premium overrides.
+stats-frt-line = First response, { $tier }: p50 { $p50 } · p90 { $p90 } ({ $count } answered)
+stats-frt-none = No first responses yet.
+stats-resolution = Resolution time: p50 { $p50 } · p90 { $p90 } ({ $count } closed)
+stats-load-title = Load now:
+stats-load-line = • { $name }: { $load }/{ $capacity } open · { $status }

@@ -170,3 +170,10 @@ reason-override = escalado premium: ningún agente respondió en { $after } desd
    *[other] { $load } tickets abiertos
 }), sin importar la habilidad
 reason-override-released = se liberó a { $previous }
+cmd-stats = Tiempos de respuesta, escalados y carga
+stats-title = Últimos { $days } días: { $opened } tickets abiertos, { $closed } cerrados, { $overrides } escalados premium.
+stats-frt-line = Primera respuesta, { $tier }: p50 { $p50 } · p90 { $p90 } ({ $count } respondidos)
+stats-frt-none = Aún no hay primeras respuestas.
+stats-resolution = Tiempo de resolución: p50 { $p50 } · p90 { $p90 } ({ $count } cerrados)
+stats-load-title = Carga actual:
+stats-load-line = • { $name }: { $load }/{ $capacity } abiertos · { $status }

@@ -181,3 +181,10 @@ reason-override = премиум-эскалация: за { $after } после 
    *[other] { $load } открытых обращений
 }), независимо от навыков
 reason-override-released = { $previous } освобождён(а) от обращения
+cmd-stats = Время ответа, эскалации и нагрузка
+stats-title = За последние { $days } дней: открыто { $opened }, закрыто { $closed }, премиум-эскалаций { $overrides }.
+stats-frt-line = Первый ответ, { $tier }: p50 { $p50 } · p90 { $p90 } (отвечено { $count })
+stats-frt-none = Первых ответов пока нет.
+stats-resolution = Время решения: p50 { $p50 } · p90 { $p90 } (закрыто { $count })
+stats-load-title = Нагрузка сейчас:
+stats-load-line = • { $name }: открыто { $load }/{ $capacity } · { $status }

@@ -8,6 +8,7 @@
 //! to the audit log with who made them.
 
 pub mod args;
+pub mod stats;
 
 use fluent_bundle::FluentValue;
 use teloxide::{
@@ -35,6 +36,7 @@ pub fn branch() -> UpdateHandler<HandlerError> {
         .branch(case![GroupCommand::SkillRemove(args)].endpoint(skill_remove))
         .branch(case![GroupCommand::Agents].endpoint(roster))
         .branch(case![GroupCommand::Queue].endpoint(queue))
+        .branch(case![GroupCommand::Stats].endpoint(show_stats))
         .branch(case![GroupCommand::Available].endpoint(|d, m| set_status(d, m, AgentStatus::Available)))
         .branch(case![GroupCommand::Away].endpoint(|d, m| set_status(d, m, AgentStatus::Away)))
         .branch(case![GroupCommand::Offline].endpoint(|d, m| set_status(d, m, AgentStatus::Offline)))
@@ -245,6 +247,77 @@ async fn queue(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
                 ("wait", wait_label(now - ticket.created_at_ms).into()),
             ],
         ));
+    }
+    reply(&desk, &msg, lines.join("\n")).await
+}
+
+/// The window `/stats` looks at.
+const STATS_DAYS: i64 = 30;
+
+async fn show_stats(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    let lang = lang(&msg);
+    let i18n = desk.i18n();
+    let since = desk.now_ms() - STATS_DAYS * 24 * 3600 * 1000;
+    let rows = desk.storage().timing_rows(since).await?;
+    let overrides = desk.storage().escalations_since(since).await?;
+    let opened = rows.len();
+    let closed = rows.iter().filter(|r| r.closed_ms.is_some()).count();
+    let mut lines = vec![i18n.t_args(
+        lang,
+        "stats-title",
+        &[
+            ("days", STATS_DAYS.into()),
+            ("opened", FluentValue::from(opened)),
+            ("closed", FluentValue::from(closed)),
+            ("overrides", overrides.into()),
+        ],
+    )];
+    let by_tier = stats::first_response_by_tier(&rows);
+    if by_tier.is_empty() {
+        lines.push(i18n.t(lang, "stats-frt-none"));
+    }
+    for (tier, p) in by_tier {
+        let tier = match tier {
+            Some(tier) => tier_label(i18n, lang, tier),
+            None => i18n.t(lang, "tier-unknown"),
+        };
+        lines.push(i18n.t_args(
+            lang,
+            "stats-frt-line",
+            &[
+                ("tier", tier.into()),
+                ("p50", wait_label(p.p50).into()),
+                ("p90", wait_label(p.p90).into()),
+                ("count", FluentValue::from(p.count)),
+            ],
+        ));
+    }
+    if let Some(p) = stats::resolution(&rows) {
+        lines.push(i18n.t_args(
+            lang,
+            "stats-resolution",
+            &[
+                ("p50", wait_label(p.p50).into()),
+                ("p90", wait_label(p.p90).into()),
+                ("count", FluentValue::from(p.count)),
+            ],
+        ));
+    }
+    let roster = desk.storage().roster().await?;
+    if !roster.is_empty() {
+        lines.push(i18n.t(lang, "stats-load-title"));
+        for agent in roster {
+            lines.push(i18n.t_args(
+                lang,
+                "stats-load-line",
+                &[
+                    ("name", agent.name.clone().into()),
+                    ("load", agent.open_tickets.into()),
+                    ("capacity", agent.capacity.into()),
+                    ("status", status_label(&desk, lang, agent.status).into()),
+                ],
+            ));
+        }
     }
     reply(&desk, &msg, lines.join("\n")).await
 }

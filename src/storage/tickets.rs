@@ -451,3 +451,37 @@ impl Storage {
         Ok(n)
     }
 }
+
+impl Storage {
+    /// Timings of tickets opened since `since_ms`, for `/stats`.
+    pub async fn timing_rows(&self, since_ms: i64) -> StorageResult<Vec<crate::admin::stats::Timing>> {
+        let rows: Vec<(Option<String>, i64, Option<i64>, Option<i64>)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT tier, created_at, first_response_at, closed_at FROM tickets WHERE created_at >= $1",
+            )
+            .bind(since_ms)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(tier, created_ms, first_response_ms, closed_ms)| crate::admin::stats::Timing {
+                tier: tier.as_deref().and_then(Tier::parse),
+                created_ms,
+                first_response_ms,
+                closed_ms,
+            })
+            .collect())
+    }
+
+    /// How many premium overrides happened since `since_ms`.
+    pub async fn escalations_since(&self, since_ms: i64) -> StorageResult<i64> {
+        let (n,): (i64,) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT COUNT(*) FROM escalations WHERE at >= $1")
+                .bind(since_ms)
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(n)
+    }
+}

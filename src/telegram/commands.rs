@@ -38,6 +38,7 @@ pub enum GroupCommand {
     SkillRemove(String),
     Agents,
     Queue,
+    Stats,
     Available,
     Away,
     Offline,
@@ -48,8 +49,24 @@ const CUSTOMER_MENU: &[(&str, &str)] =
     &[("start", "cmd-start"), ("cancel", "cmd-cancel"), ("help", "cmd-help")];
 
 /// The support-group menu.
-pub const GROUP_MENU: &[(&str, &str)] =
-    &[("close", "cmd-close"), ("reopen", "cmd-reopen"), ("note", "cmd-note"), ("help", "cmd-help")];
+pub const GROUP_MENU: &[(&str, &str)] = &[
+    ("close", "cmd-close"),
+    ("reopen", "cmd-reopen"),
+    ("note", "cmd-note"),
+    ("take", "cmd-take"),
+    ("reassign", "cmd-reassign"),
+    ("available", "cmd-available"),
+    ("away", "cmd-away"),
+    ("offline", "cmd-offline"),
+    ("agents", "cmd-agents"),
+    ("queue", "cmd-queue"),
+    ("stats", "cmd-stats"),
+    ("agent_add", "cmd-agent-add"),
+    ("agent_remove", "cmd-agent-remove"),
+    ("skill_add", "cmd-skill-add"),
+    ("skill_remove", "cmd-skill-remove"),
+    ("help", "cmd-help"),
+];
 
 /// `/close, /reopen, …` for hints.
 pub fn group_command_list() -> String {

@@ -162,7 +162,7 @@ async fn the_support_group_outside_tickets_and_other_groups_are_ignored() {
             m.body().is_some_and(|b| b.starts_with("Unknown command"))
         })
         .await;
-    assert!(hint.body().unwrap_or_default().contains("/close, /reopen, /note, /help"), "{:?}", hint.body());
+    assert!(hint.body().unwrap_or_default().contains("/close, /reopen, /note, /take"), "{:?}", hint.body());
     // Commands for another bot are none of our business.
     sim.group_text(&agent, Some(thread), "/close@some_other_bot");
     sim.group_text(&agent, Some(thread), "/note");

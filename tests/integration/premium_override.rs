@@ -125,6 +125,13 @@ async fn standard_and_answered_premium_tickets_are_left_alone() {
 
     tokio::time::sleep(Duration::from_millis(1800)).await;
     assert!(bot.db.storage.escalations().await.expect("q").is_empty());
+    let stats = {
+        let id = bot.sim.group_text(&SimUser::operator(1001, "Alice"), None, "/stats");
+        bot.sim.wait_for_message(SUPPORT_GROUP_ID, None, |m| m.reply_to_message_id == Some(id)).await
+    };
+    let stats = stats.body().unwrap_or_default();
+    assert!(stats.starts_with("Last 30 days: 2 tickets opened, 0 closed, 0 premium overrides."), "{stats}");
+    assert!(stats.contains("First response, Premium: p50 "), "{stats}");
     for id in [standard, premium] {
         let t = bot.db.storage.ticket(TicketId(id)).await.expect("q").expect("t");
         assert_eq!(t.assignee_id, Some(1001), "ticket {id} stays with Alice");

@@ -317,6 +317,10 @@ async fn admin_commands_are_refused_to_others_and_explain_their_usage() {
     command(&bot, &root, "/skill_add 1001 billing:3").await;
     let roster = command(&bot, &root, "/agents").await;
     assert_eq!(roster, "Agents (1):\n• Agent 1001 (1001) · available · 0/3 open · billing:3");
+    let stats = command(&bot, &root, "/stats").await;
+    assert!(stats.starts_with("Last 30 days: 0 tickets opened, 0 closed, 0 premium overrides."), "{stats}");
+    assert!(stats.contains("No first responses yet."), "{stats}");
+    assert!(stats.contains("• Agent 1001: 0/3 open · available"), "{stats}");
     let removed = command(&bot, &root, "/agent_remove 1001").await;
     assert!(removed.starts_with("✅ Agent 1001 removed. They had no open tickets."), "{removed}");
     let audit = bot.db.storage.audit_entries(10).await.expect("q");
