@@ -6,6 +6,7 @@
 mod support;
 
 mod bad_input;
+mod binary;
 mod operations;
 mod premium_override;
 mod resilience;

@@ -1,0 +1,87 @@
+//! The real `topicdesk` binary: configuration errors, and a clean stop on
+//! SIGTERM while it talks to the simulator.
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::support::{
+    bot::free_port,
+    sim::{BotApiSim, SUPPORT_GROUP_ID, TOKEN},
+};
+
+fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_topicdesk"));
+    // Run where no .env file is, with a clean environment.
+    command.env_clear().current_dir(std::env::temp_dir()).stdin(Stdio::null());
+    command
+}
+
+#[test]
+fn configuration_errors_are_one_line_and_exit_2() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[], "topicdesk: TELOXIDE_TOKEN is required but not set"),
+        (&[("TELOXIDE_TOKEN", "1:abc")], "topicdesk: SUPPORT_GROUP_ID is required but not set"),
+        (
+            &[
+                ("TELOXIDE_TOKEN", "1:abc"),
+                ("SUPPORT_GROUP_ID", "-1001"),
+                ("ROUTING_WEBHOOK_TIMEOUT", "soon"),
+            ],
+            "topicdesk: SUPPORT_GROUP_ID is invalid",
+        ),
+        (
+            &[
+                ("TELOXIDE_TOKEN", "1:abc"),
+                ("SUPPORT_GROUP_ID", "-1001234567890"),
+                ("ROUTING_WEBHOOK_TIMEOUT", "soon"),
+            ],
+            "topicdesk: ROUTING_WEBHOOK_TIMEOUT is invalid",
+        ),
+    ];
+    for (env, expected) in cases {
+        let output = binary().envs(env.iter().copied()).output().expect("run the binary");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{env:?}: {stderr}");
+        assert!(stderr.starts_with(expected), "{env:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_bot_cleanly() {
+    let sim = BotApiSim::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("data/topicdesk.db");
+    let mut child = binary()
+        .env("TELOXIDE_TOKEN", TOKEN)
+        .env("TELOXIDE_API_URL", sim.api_url().as_str())
+        .env("SUPPORT_GROUP_ID", SUPPORT_GROUP_ID.to_string())
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    sim.wait_for(|s| s.is_polling(), Duration::from_secs(20)).await;
+    assert!(db.exists(), "the SQLite file (and its directory) was created");
+
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "the bot did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        use std::io::Read;
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    assert!(status.success(), "exit {status:?}: {stderr}");
+}
