@@ -16,14 +16,15 @@ use super::router::{AgentSnapshot, override_pick};
 use crate::{
     clock::SharedClock,
     domain::TicketId,
+    domain::TicketStatus,
     i18n::I18n,
-    storage::{Escalate, Storage, StorageError},
+    storage::{OverridePlan, Storage, StorageError, Ticket},
     telemetry::names,
     tickets::{GROUP_LANG, TicketDesk},
 };
 
 /// Overdue tickets handled per sweep; the rest wait for the next one.
-const SWEEP_BATCH: i64 = 500;
+const SWEEP_BATCH: i64 = 2_000;
 
 /// One re-assignment made by a sweep.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,40 +58,49 @@ impl Sweeper {
     /// deadline and are tried again next sweep.
     pub async fn claim_overdue(&self) -> Result<Vec<Escalated>, StorageError> {
         let now = self.clock.now_ms();
-        let overdue = self.storage.overdue_tickets(now, SWEEP_BATCH).await?;
-        if overdue.is_empty() {
-            return Ok(Vec::new());
+        let next_due = now.saturating_add(millis(self.override_after));
+        let plans = self
+            .storage
+            .claim_overdue(now, SWEEP_BATCH, next_due, |overdue, roster| self.plan(overdue, roster, now))
+            .await?;
+        let escalated: Vec<Escalated> = plans
+            .into_iter()
+            .map(|p| Escalated { ticket: p.ticket, from: p.from_agent, to: p.to_agent })
+            .collect();
+        for e in &escalated {
+            tracing::info!(ticket_id = e.ticket.0, from = ?e.from, to = e.to, "premium override");
+            metrics::counter!(names::OVERRIDES).increment(1);
+            metrics::counter!(names::ESCALATIONS, "by" => "premium_override").increment(1);
+            metrics::counter!(names::ASSIGNMENTS, "rule" => "premium_override").increment(1);
         }
-        let mut roster = self.storage.roster().await?;
-        let mut escalated = Vec::new();
+        Ok(escalated)
+    }
+
+    /// Picks an agent for each overdue ticket (pure: runs inside the claim
+    /// transaction). Tickets with no available agent keep their deadline and
+    /// are tried again next sweep.
+    fn plan(&self, overdue: &[Ticket], roster: &mut Vec<AgentSnapshot>, now: i64) -> Vec<OverridePlan> {
+        let mut plans = Vec::new();
         for ticket in overdue {
             let Some(seen_due_at) = ticket.override_due_at_ms else { continue };
-            let Some(agent) = override_pick(&roster, ticket.assignee_id).cloned() else {
+            if ticket.first_response_at_ms.is_some() || ticket.status != TicketStatus::Open {
+                continue;
+            }
+            let Some(agent) = override_pick(roster, ticket.assignee_id).cloned() else {
                 tracing::info!(ticket_id = ticket.id.0, "premium ticket overdue but no agent is available");
                 continue;
             };
-            let reason = self.reason(&agent, ticket.assignee_id, &roster);
-            let claim = Escalate {
+            let reason = self.reason(&agent, ticket.assignee_id, roster);
+            adjust_load(roster, ticket.assignee_id, agent.id, now);
+            plans.push(OverridePlan {
                 ticket: ticket.id,
                 seen_due_at,
                 from_agent: ticket.assignee_id,
                 to_agent: agent.id,
-                reason: &reason,
-                next_due_at: now + millis(self.override_after),
-                now_ms: now,
-            };
-            if !self.storage.escalate(&claim).await? {
-                // Another instance got there first, or the agent answered.
-                continue;
-            }
-            tracing::info!(ticket_id = ticket.id.0, from = ?ticket.assignee_id, to = agent.id, "premium override");
-            metrics::counter!(names::OVERRIDES).increment(1);
-            metrics::counter!(names::ESCALATIONS, "by" => "premium_override").increment(1);
-            metrics::counter!(names::ASSIGNMENTS, "rule" => "premium_override").increment(1);
-            adjust_load(&mut roster, ticket.assignee_id, agent.id, now);
-            escalated.push(Escalated { ticket: ticket.id, from: ticket.assignee_id, to: agent.id });
+                reason,
+            });
         }
-        Ok(escalated)
+        plans
     }
 
     fn reason(&self, agent: &AgentSnapshot, previous: Option<i64>, roster: &[AgentSnapshot]) -> String {

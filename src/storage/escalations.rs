@@ -1,8 +1,11 @@
 //! Premium-override deadlines and escalations, claimed atomically so several
 //! instances can sweep one database.
 
-use super::{Storage, StorageResult, Ticket, tickets::TicketRow, with_pool};
-use crate::domain::TicketId;
+use super::{Backend, Storage, StorageResult, Ticket, tickets::TicketRow, with_pool};
+use crate::{
+    domain::TicketId,
+    routing::{AgentSnapshot, AgentStatus},
+};
 
 /// A re-assignment by the premium override, as recorded.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -13,20 +16,6 @@ pub struct EscalationRow {
     pub to_agent: i64,
     pub reason: String,
     pub at: i64,
-}
-
-/// What the sweeper wants to record for one overdue ticket.
-#[derive(Clone, Debug)]
-pub struct Escalate<'a> {
-    pub ticket: TicketId,
-    /// The deadline the sweeper saw; the claim fails if it changed meanwhile.
-    pub seen_due_at: i64,
-    pub from_agent: Option<i64>,
-    pub to_agent: i64,
-    pub reason: &'a str,
-    /// The next deadline, if the new agent does not answer either.
-    pub next_due_at: i64,
-    pub now_ms: i64,
 }
 
 impl Storage {
@@ -58,57 +47,6 @@ impl Storage {
         rows.into_iter().map(Ticket::try_from).collect()
     }
 
-    /// Re-assigns an overdue ticket if, and only if, its deadline is still
-    /// the one the sweeper saw, it is still open and unanswered, and the new
-    /// agent has room. Returns whether this call won the claim.
-    pub async fn escalate(&self, e: &Escalate<'_>) -> StorageResult<bool> {
-        let won = with_pool!(self, |pool| {
-            async {
-            let mut tx = pool.begin().await?;
-            let claimed = sqlx::query(
-                "UPDATE tickets SET assignee_id = $2, routing_rule = 'premium_override', routing_reason = $3, \
-                 assigned_at = $4, override_due_at = $5, escalation_count = escalation_count + 1 \
-                 WHERE id = $1 AND override_due_at = $6 AND status = 'open' AND first_response_at IS NULL \
-                 AND (SELECT COUNT(*) FROM tickets o WHERE o.status = 'open' AND o.assignee_id = $2) \
-                     < (SELECT capacity FROM agents WHERE user_id = $2)",
-            )
-            .bind(e.ticket.0)
-            .bind(e.to_agent)
-            .bind(e.reason)
-            .bind(e.now_ms)
-            .bind(e.next_due_at)
-            .bind(e.seen_due_at)
-            .execute(&mut *tx)
-            .await?;
-            if claimed.rows_affected() != 1 {
-                tx.rollback().await?;
-                return Ok::<_, sqlx::Error>(false);
-            }
-            sqlx::query(
-                "INSERT INTO escalations (ticket_id, due_at, from_agent, to_agent, reason, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(e.ticket.0)
-            .bind(e.seen_due_at)
-            .bind(e.from_agent)
-            .bind(e.to_agent)
-            .bind(e.reason)
-            .bind(e.now_ms)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE agents SET idle_since = $2 WHERE user_id = $1")
-                .bind(e.to_agent)
-                .bind(e.now_ms)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(true)
-        }
-        .await
-        })?;
-        Ok(won)
-    }
-
     /// Every escalation, oldest first (audits, tests, /stats).
     pub async fn escalations(&self) -> StorageResult<Vec<EscalationRow>> {
         let rows = with_pool!(self, |pool| {
@@ -119,5 +57,183 @@ impl Storage {
             .await
         })?;
         Ok(rows)
+    }
+}
+
+/// One re-assignment the sweeper decided on, inside its claim transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverridePlan {
+    pub ticket: TicketId,
+    pub seen_due_at: i64,
+    pub from_agent: Option<i64>,
+    pub to_agent: i64,
+    pub reason: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct LoadRow {
+    user_id: i64,
+    display_name: String,
+    status: String,
+    capacity: i64,
+    idle_since: i64,
+    open_tickets: i64,
+}
+
+fn load_snapshot(rows: Vec<LoadRow>) -> Vec<AgentSnapshot> {
+    rows.into_iter()
+        .filter_map(|r| {
+            Some(AgentSnapshot {
+                id: r.user_id,
+                name: r.display_name,
+                status: AgentStatus::parse(&r.status)?,
+                capacity: u32::try_from(r.capacity.max(0)).unwrap_or(u32::MAX),
+                open_tickets: u32::try_from(r.open_tickets.max(0)).unwrap_or(u32::MAX),
+                skills: Vec::new(),
+                idle_since_ms: r.idle_since,
+            })
+        })
+        .collect()
+}
+
+const LOAD_SQL: &str = "SELECT a.user_id, a.display_name, a.status, a.capacity, a.idle_since, \
+     (SELECT COUNT(*) FROM tickets t WHERE t.status = 'open' AND t.assignee_id = a.user_id) AS open_tickets \
+     FROM agents a ORDER BY a.user_id";
+
+impl Storage {
+    /// One sweep's claim, in a single transaction: take the overdue tickets
+    /// this instance can have (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so
+    /// concurrent sweepers split the work; SQLite: `BEGIN IMMEDIATE`, one
+    /// writer at a time), read the agents' load under lock, let `plan` pick
+    /// (skills are not loaded: the override ignores them), and apply every
+    /// pick with its escalation row. Returns the applied plans.
+    pub async fn claim_overdue<F>(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        next_due_at: i64,
+        plan: F,
+    ) -> StorageResult<Vec<OverridePlan>>
+    where
+        F: FnOnce(&[Ticket], &mut Vec<AgentSnapshot>) -> Vec<OverridePlan>,
+    {
+        let overdue_sql = concat!(
+            "SELECT ",
+            ticket_columns!(),
+            " FROM tickets WHERE override_due_at IS NOT NULL AND override_due_at <= $1 \
+             ORDER BY override_due_at LIMIT $2"
+        );
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let rows: Vec<TicketRow> =
+                    sqlx::query_as(overdue_sql).bind(now_ms).bind(limit).fetch_all(&mut *tx).await?;
+                if rows.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let tickets = rows.into_iter().map(Ticket::try_from).collect::<StorageResult<Vec<_>>>()?;
+                let mut roster = load_snapshot(sqlx::query_as(LOAD_SQL).fetch_all(&mut *tx).await?);
+                let plans = plan(&tickets, &mut roster);
+                for p in &plans {
+                    sqlx::query(
+                        "UPDATE tickets SET assignee_id = $2, routing_rule = 'premium_override', routing_reason = $3, \
+                         assigned_at = $4, override_due_at = $5, escalation_count = escalation_count + 1 WHERE id = $1",
+                    )
+                    .bind(p.ticket.0)
+                    .bind(p.to_agent)
+                    .bind(&p.reason)
+                    .bind(now_ms)
+                    .bind(next_due_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO escalations (ticket_id, due_at, from_agent, to_agent, reason, at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(p.ticket.0)
+                    .bind(p.seen_due_at)
+                    .bind(p.from_agent)
+                    .bind(p.to_agent)
+                    .bind(&p.reason)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE agents SET idle_since = $2 WHERE user_id = $1")
+                        .bind(p.to_agent)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(plans)
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                // Agents first, in a fixed order: concurrent sweepers queue
+                // here instead of over-filling someone's capacity.
+                sqlx::query("SELECT user_id FROM agents ORDER BY user_id FOR UPDATE")
+                    .execute(&mut *tx)
+                    .await?;
+                let locked_sql = concat!(
+                    "SELECT ",
+                    ticket_columns!(),
+                    " FROM tickets WHERE override_due_at IS NOT NULL AND override_due_at <= $1 \
+                     ORDER BY override_due_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+                );
+                let rows: Vec<TicketRow> =
+                    sqlx::query_as(locked_sql).bind(now_ms).bind(limit).fetch_all(&mut *tx).await?;
+                if rows.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let tickets = rows.into_iter().map(Ticket::try_from).collect::<StorageResult<Vec<_>>>()?;
+                let mut roster = load_snapshot(sqlx::query_as(LOAD_SQL).fetch_all(&mut *tx).await?);
+                let plans = plan(&tickets, &mut roster);
+                if plans.is_empty() {
+                    return Ok(plans);
+                }
+                let ids: Vec<i64> = plans.iter().map(|p| p.ticket.0).collect();
+                let dues: Vec<i64> = plans.iter().map(|p| p.seen_due_at).collect();
+                let froms: Vec<Option<i64>> = plans.iter().map(|p| p.from_agent).collect();
+                let tos: Vec<i64> = plans.iter().map(|p| p.to_agent).collect();
+                let reasons: Vec<String> = plans.iter().map(|p| p.reason.clone()).collect();
+                // Set-based: three statements for the whole batch.
+                sqlx::query(
+                    "UPDATE tickets t SET assignee_id = v.to_agent, routing_rule = 'premium_override', \
+                     routing_reason = v.reason, assigned_at = $5, override_due_at = $6, \
+                     escalation_count = t.escalation_count + 1 \
+                     FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[]) AS v(id, to_agent, reason, due) \
+                     WHERE t.id = v.id AND t.override_due_at = v.due",
+                )
+                .bind(&ids)
+                .bind(&tos)
+                .bind(&reasons)
+                .bind(&dues)
+                .bind(now_ms)
+                .bind(next_due_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO escalations (ticket_id, due_at, from_agent, to_agent, reason, at) \
+                     SELECT v.id, v.due, v.from_agent, v.to_agent, v.reason, $6 \
+                     FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) \
+                     AS v(id, due, from_agent, to_agent, reason)",
+                )
+                .bind(&ids)
+                .bind(&dues)
+                .bind(&froms)
+                .bind(&tos)
+                .bind(&reasons)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE agents SET idle_since = $2 WHERE user_id = ANY($1::bigint[])")
+                    .bind(&tos)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(plans)
+            }
+        }
     }
 }

@@ -24,7 +24,7 @@ use sqlx::{
 };
 
 pub use agents::AgentUpsert;
-pub use escalations::{Escalate, EscalationRow};
+pub use escalations::{EscalationRow, OverridePlan};
 pub use inbox::PendingUpdate;
 pub use tickets::{Assignment, NewTicket, ReopenOutcome, Ticket};
 
