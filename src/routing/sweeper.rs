@@ -79,7 +79,7 @@ impl Sweeper {
     /// Picks an agent for each overdue ticket (pure: runs inside the claim
     /// transaction). Tickets with no available agent keep their deadline and
     /// are tried again next sweep.
-    fn plan(&self, overdue: &[Ticket], roster: &mut Vec<AgentSnapshot>, now: i64) -> Vec<OverridePlan> {
+    fn plan(&self, overdue: &[Ticket], roster: &mut [AgentSnapshot], now: i64) -> Vec<OverridePlan> {
         let mut plans = Vec::new();
         for ticket in overdue {
             let Some(seen_due_at) = ticket.override_due_at_ms else { continue };

@@ -115,7 +115,7 @@ impl Storage {
         plan: F,
     ) -> StorageResult<Vec<OverridePlan>>
     where
-        F: FnOnce(&[Ticket], &mut Vec<AgentSnapshot>) -> Vec<OverridePlan>,
+        F: FnOnce(&[Ticket], &mut [AgentSnapshot]) -> Vec<OverridePlan>,
     {
         let overdue_sql = concat!(
             "SELECT ",

@@ -455,7 +455,14 @@ impl Storage {
 impl Storage {
     /// Timings of tickets opened since `since_ms`, for `/stats`.
     pub async fn timing_rows(&self, since_ms: i64) -> StorageResult<Vec<crate::admin::stats::Timing>> {
-        let rows: Vec<(Option<String>, i64, Option<i64>, Option<i64>)> = with_pool!(self, |pool| {
+        #[derive(sqlx::FromRow)]
+        struct TimingRow {
+            tier: Option<String>,
+            created_at: i64,
+            first_response_at: Option<i64>,
+            closed_at: Option<i64>,
+        }
+        let rows: Vec<TimingRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT tier, created_at, first_response_at, closed_at FROM tickets WHERE created_at >= $1",
             )
@@ -465,11 +472,11 @@ impl Storage {
         })?;
         Ok(rows
             .into_iter()
-            .map(|(tier, created_ms, first_response_ms, closed_ms)| crate::admin::stats::Timing {
-                tier: tier.as_deref().and_then(Tier::parse),
-                created_ms,
-                first_response_ms,
-                closed_ms,
+            .map(|row| crate::admin::stats::Timing {
+                tier: row.tier.as_deref().and_then(Tier::parse),
+                created_ms: row.created_at,
+                first_response_ms: row.first_response_at,
+                closed_ms: row.closed_at,
             })
             .collect())
     }
