@@ -141,7 +141,7 @@ pub async fn run_with(
             if let Err(error) = with_retry("deleteWebhook", || bot.delete_webhook().into_future()).await {
                 tracing::warn!(%error, "deleteWebhook failed");
             }
-            poll(&bot, &mut engine, &storage, &clock, &shutdown).await
+            poll(&bot, &mut engine, &storage, &config.database_url, &clock, &shutdown).await
         }
     };
 

@@ -147,3 +147,37 @@ impl Storage {
         with_pool!(self, |pool| pool.close().await);
     }
 }
+
+/// Held by the one instance that long-polls Telegram (Telegram allows one
+/// `getUpdates` consumer per bot). On PostgreSQL it is a session advisory
+/// lock on a dedicated connection: if the instance dies, the session ends
+/// and another instance takes over. On SQLite (one process) it is a no-op.
+#[derive(Debug)]
+pub struct PollerLock {
+    _connection: Option<PgConnection>,
+}
+
+/// The advisory-lock key: "topicdesk" in ASCII, as a number.
+const POLLER_LOCK_KEY: i64 = 0x746f_7069_6364_6573;
+
+impl Storage {
+    /// Tries to become the polling instance; `None` if another one is.
+    pub async fn try_poller_lock(&self, url: &DatabaseUrl) -> StorageResult<Option<PollerLock>> {
+        let DatabaseUrl::Postgres(raw) = url else {
+            return Ok(Some(PollerLock { _connection: None }));
+        };
+        let mut connection = PgConnection::connect(raw)
+            .await
+            .map_err(|cause| StorageError::Connect { url: redact_password(raw), cause })?;
+        let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+            .bind(POLLER_LOCK_KEY)
+            .fetch_one(&mut connection)
+            .await?;
+        if locked {
+            Ok(Some(PollerLock { _connection: Some(connection) }))
+        } else {
+            connection.close().await.ok();
+            Ok(None)
+        }
+    }
+}

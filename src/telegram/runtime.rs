@@ -36,7 +36,11 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::{schema::HandlerError, update_kind_name};
-use crate::{clock::SharedClock, storage::Storage};
+use crate::{
+    clock::SharedClock,
+    config::DatabaseUrl,
+    storage::{PollerLock, Storage},
+};
 
 /// Updates held in memory at most (received, not yet handled).
 pub const MAX_IN_FLIGHT: usize = 512;
@@ -248,9 +252,13 @@ pub async fn poll(
     bot: &Bot,
     engine: &mut UpdateEngine,
     storage: &Storage,
+    database: &DatabaseUrl,
     clock: &SharedClock,
     shutdown: &CancellationToken,
 ) -> Result<(), PollingError> {
+    // Only one instance may long-poll: the others wait here (and meanwhile
+    // sweep and serve /healthz), taking over if the poller goes away.
+    let Some(_lock) = poller_lock(storage, database, shutdown).await else { return Ok(()) };
     let permits = engine.permits();
     let mut offset: Option<i32> = None;
     loop {
@@ -351,6 +359,39 @@ pub async fn feed(
         };
         let Ok(permit) = permits.clone().acquire_owned().await else { return };
         engine.dispatch(update, permit);
+    }
+}
+
+/// How often a standby instance checks whether the poller went away.
+const STANDBY_RETRY: Duration = Duration::from_secs(3);
+
+async fn poller_lock(
+    storage: &Storage,
+    database: &DatabaseUrl,
+    shutdown: &CancellationToken,
+) -> Option<PollerLock> {
+    let mut announced = false;
+    loop {
+        match storage.try_poller_lock(database).await {
+            Ok(Some(lock)) => {
+                if announced {
+                    tracing::info!("this instance now receives updates (the previous poller stopped)");
+                }
+                return Some(lock);
+            }
+            Ok(None) if !announced => {
+                tracing::info!(
+                    "another instance is polling Telegram; standing by (sweeping and serving HTTP)"
+                );
+                announced = true;
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "cannot check the poller lock; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(STANDBY_RETRY) => {}
+        }
     }
 }
 

@@ -126,3 +126,60 @@ async fn webhook_mode_accepts_only_telegrams_secret() {
     assert_eq!(bad.status(), 400);
     bot.stop().await.expect("clean stop");
 }
+
+#[tokio::test]
+async fn with_postgresql_one_instance_polls_and_another_takes_over() {
+    use std::sync::Arc;
+
+    use tokio_util::sync::CancellationToken;
+    use topicdesk::{clock::SystemClock, storage::Storage};
+
+    use crate::support::{
+        bot::{config, free_port},
+        db::TestDb,
+        sim::BotApiSim,
+    };
+
+    let Some(db) = TestDb::postgres().await else {
+        eprintln!("TEST_POSTGRES_URL not set: skipping the poller hand-over test");
+        return;
+    };
+    topicdesk::telemetry::init_for_tests();
+    let sim = BotApiSim::start().await;
+    let start = |storage: Storage| {
+        let cfg = config(&sim, &db, &[("HTTP_ADDR".to_owned(), format!("127.0.0.1:{}", free_port()))]);
+        let token = CancellationToken::new();
+        let handle = tokio::spawn(topicdesk::run_with(cfg, storage, Arc::new(SystemClock), token.clone()));
+        (token, handle)
+    };
+    let (stop_a, a) = start(db.storage.clone());
+    sim.wait_for(|s| s.is_polling(), Duration::from_secs(10)).await;
+    let (stop_b, b) = start(Storage::connect(&db.url).await.expect("second instance"));
+    // B connects and registers its menus, then stands by instead of polling.
+    sim.wait_for(|s| s.calls_to("setMyCommands").len() >= 12, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let eve = SimUser::customer(4343, "Eve");
+    sim.private_command(&eve, "/help");
+    sim.wait_for_message(eve.id, None, |_| true).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sim.messages_in(eve.id, None).len(), 1, "handled once");
+    let conflicts =
+        sim.calls_to("getUpdates").iter().filter(|c| c.error.as_ref().is_some_and(|e| e.0 == 409)).count();
+    assert_eq!(conflicts, 0, "the standby never competes for getUpdates");
+
+    // The poller stops; the standby takes over.
+    stop_a.cancel();
+    a.await.expect("task").expect("clean stop");
+    sim.private_command(&eve, "/help");
+    sim.wait_for_message_within(
+        eve.id,
+        None,
+        |_| sim.messages_in(eve.id, None).len() == 2,
+        Duration::from_secs(15),
+    )
+    .await;
+    stop_b.cancel();
+    b.await.expect("task").expect("clean stop");
+    db.destroy().await;
+}
