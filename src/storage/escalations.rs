@@ -134,36 +134,52 @@ impl Storage {
                 let tickets = rows.into_iter().map(Ticket::try_from).collect::<StorageResult<Vec<_>>>()?;
                 let mut roster = load_snapshot(sqlx::query_as(LOAD_SQL).fetch_all(&mut *tx).await?);
                 let plans = plan(&tickets, &mut roster);
-                for p in &plans {
-                    sqlx::query(
-                        "UPDATE tickets SET assignee_id = $2, routing_rule = 'premium_override', routing_reason = $3, \
-                         assigned_at = $4, override_due_at = $5, escalation_count = escalation_count + 1 WHERE id = $1",
-                    )
-                    .bind(p.ticket.0)
-                    .bind(p.to_agent)
-                    .bind(&p.reason)
-                    .bind(now_ms)
-                    .bind(next_due_at)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "INSERT INTO escalations (ticket_id, due_at, from_agent, to_agent, reason, at) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(p.ticket.0)
-                    .bind(p.seen_due_at)
-                    .bind(p.from_agent)
-                    .bind(p.to_agent)
-                    .bind(&p.reason)
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("UPDATE agents SET idle_since = $2 WHERE user_id = $1")
-                        .bind(p.to_agent)
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await?;
+                if plans.is_empty() {
+                    return Ok(plans);
                 }
+                // Set-based through JSON1: three statements for the whole batch.
+                let batch = serde_json::Value::Array(
+                    plans
+                        .iter()
+                        .map(|p| {
+                            serde_json::json!({"id": p.ticket.0, "due": p.seen_due_at, "from": p.from_agent,
+                                "to": p.to_agent, "reason": p.reason})
+                        })
+                        .collect(),
+                )
+                .to_string();
+                sqlx::query(
+                    "UPDATE tickets SET assignee_id = v.to_agent, routing_rule = 'premium_override', \
+                     routing_reason = v.reason, assigned_at = $2, override_due_at = $3, \
+                     escalation_count = escalation_count + 1 \
+                     FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.to') AS to_agent, \
+                           json_extract(value, '$.reason') AS reason, json_extract(value, '$.due') AS due \
+                           FROM json_each($1)) AS v \
+                     WHERE tickets.id = v.id AND tickets.override_due_at = v.due",
+                )
+                .bind(&batch)
+                .bind(now_ms)
+                .bind(next_due_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO escalations (ticket_id, due_at, from_agent, to_agent, reason, at) \
+                     SELECT json_extract(value, '$.id'), json_extract(value, '$.due'), json_extract(value, '$.from'), \
+                            json_extract(value, '$.to'), json_extract(value, '$.reason'), $2 \
+                     FROM json_each($1)",
+                )
+                .bind(&batch)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE agents SET idle_since = $2 \
+                     WHERE user_id IN (SELECT json_extract(value, '$.to') FROM json_each($1))",
+                )
+                .bind(&batch)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 Ok(plans)
             }
