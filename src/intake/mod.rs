@@ -15,7 +15,7 @@ pub use store::IntakeStore;
 use crate::{
     i18n::Lang,
     storage::NewTicket,
-    telegram::{callback::CallbackData, commands::CustomerCommand, schema::HandlerError},
+    telegram::{callback::CallbackData, commands::CustomerCommand, schema::HandlerError, send_text},
     tickets::{RelayOutcome, TicketDesk, note::category_label},
 };
 
@@ -56,8 +56,7 @@ fn lang_of(user: Option<&User>) -> Lang {
 
 async fn say(bot: &Bot, desk: &TicketDesk, chat: ChatId, lang: Lang, key: &str) -> Result<(), HandlerError> {
     let text = desk.i18n().t(lang, key);
-    crate::telegram::retry::with_retry("sendMessage", || bot.send_message(chat, text.clone()).into_future())
-        .await?;
+    send_text(bot, chat, text).await?;
     Ok(())
 }
 
@@ -96,10 +95,7 @@ async fn start_intake(
     if let Some(ticket) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await? {
         dialogue.exit().await?;
         let text = desk.i18n().t_args(lang, "ticket-already-open", &[("id", ticket.id.0.into())]);
-        crate::telegram::retry::with_retry("sendMessage", || {
-            bot.send_message(msg.chat.id, text.clone()).into_future()
-        })
-        .await?;
+        send_text(bot, msg.chat.id, text).await?;
         return Ok(());
     }
     let buttons = desk.config().categories.iter().map(|category| {
@@ -145,10 +141,7 @@ async fn button_pressed(
     dialogue.update(IntakeState::Describing { category: category.name().to_owned() }).await?;
     let label = category_label(desk.i18n(), lang, category.name());
     let text = desk.i18n().t_args(lang, "intake-ask-description", &[("category", label.into())]);
-    crate::telegram::retry::with_retry("sendMessage", || {
-        bot.send_message(dialogue.chat_id(), text.clone()).into_future()
-    })
-    .await?;
+    send_text(&bot, dialogue.chat_id(), text).await?;
     Ok(())
 }
 
@@ -202,10 +195,7 @@ async fn receive_description(
     let ticket = desk.create(new).await?;
     dialogue.exit().await?;
     let text = desk.i18n().t_args(lang, "ticket-opened", &[("id", ticket.id.0.into())]);
-    let told = crate::telegram::retry::with_retry("sendMessage", || {
-        bot.send_message(msg.chat.id, text.clone()).into_future()
-    })
-    .await;
+    let told = send_text(&bot, msg.chat.id, text).await;
     // The customer hears back at once; enrichment (up to its deadline),
     // routing and the topic follow in this same lane, so their next
     // messages queue behind it, in order.

@@ -382,11 +382,7 @@ impl TicketDesk {
     pub async fn tell_customer(&self, ticket: &Ticket, key: &str) -> Result<(), RequestError> {
         let lang = Lang::from_code(Some(&ticket.language));
         let text = self.i18n.t_args(lang, key, &[("id", ticket.id.0.into())]);
-        with_retry("sendMessage", || {
-            self.bot.send_message(ChatId(ticket.customer_chat_id), text.clone()).into_future()
-        })
-        .await
-        .map(|_| ())
+        crate::telegram::send_text(&self.bot, ChatId(ticket.customer_chat_id), text).await.map(|_| ())
     }
 
     /// Posts plain text into the ticket's topic (or General when it has none).
