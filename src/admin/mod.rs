@@ -330,6 +330,7 @@ async fn set_status(desk: TicketDesk, msg: Message, status: AgentStatus) -> Resu
         return reply(&desk, &msg, text).await;
     }
     desk.storage().rename_agent(id, &user.full_name()).await?;
+    desk.storage().audit(id, "status", Some(id), status.as_str(), desk.now_ms()).await?;
     tracing::info!(agent_id = id, status = status.as_str(), "agent status changed");
     let text = desk.i18n().t_args(
         lang(&msg),

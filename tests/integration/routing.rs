@@ -225,6 +225,12 @@ async fn a_queued_ticket_is_assigned_when_an_agent_becomes_available() {
     assert!(command(&bot, &root, "/skill_add 1001 billing:2").await.starts_with('✅'));
     let alice = SimUser::operator(1001, "Alice");
     assert!(command(&bot, &alice, "/away").await.contains("away"));
+    let audit = bot.db.storage.audit_entries(1).await.expect("q");
+    assert_eq!(
+        (audit[0].1, audit[0].2.as_str(), audit[0].4.as_str()),
+        (1001, "status", "away"),
+        "status changes are audited"
+    );
 
     let (ticket, thread) = bot.open_ticket(&SimUser::customer(970, "Nia"), "billing", "help").await;
     let first_note = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned");
