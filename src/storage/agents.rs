@@ -16,7 +16,7 @@ pub enum AgentUpsert {
 }
 
 #[derive(sqlx::FromRow)]
-struct AgentRow {
+pub(super) struct AgentRow {
     user_id: i64,
     display_name: String,
     status: String,
@@ -32,7 +32,7 @@ struct SkillRow {
     level: i64,
 }
 
-fn snapshot(row: AgentRow, skills: Vec<SkillLevel>) -> StorageResult<AgentSnapshot> {
+pub(super) fn snapshot(row: AgentRow, skills: Vec<SkillLevel>) -> StorageResult<AgentSnapshot> {
     let status = AgentStatus::parse(&row.status).ok_or_else(|| {
         StorageError::Corrupt(format!("agent {}: unknown status {:?}", row.user_id, row.status))
     })?;
@@ -57,7 +57,7 @@ fn skill_level(row: SkillRow) -> StorageResult<(i64, SkillLevel)> {
     Ok((row.user_id, SkillLevel { name, level }))
 }
 
-const AGENT_SELECT: &str = "SELECT a.user_id, a.display_name, a.status, a.capacity, a.idle_since, \
+pub(super) const AGENT_SELECT: &str = "SELECT a.user_id, a.display_name, a.status, a.capacity, a.idle_since, \
      (SELECT COUNT(*) FROM tickets t WHERE t.status = 'open' AND t.assignee_id = a.user_id) AS open_tickets \
      FROM agents a";
 

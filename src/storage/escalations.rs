@@ -1,11 +1,13 @@
 //! Premium-override deadlines and escalations, claimed atomically so several
 //! instances can sweep one database.
 
-use super::{Backend, Storage, StorageResult, Ticket, tickets::TicketRow, with_pool};
-use crate::{
-    domain::TicketId,
-    routing::{AgentSnapshot, AgentStatus},
+use super::{
+    Backend, Storage, StorageResult, Ticket,
+    agents::{AGENT_SELECT, AgentRow, snapshot},
+    tickets::TicketRow,
+    with_pool,
 };
+use crate::{domain::TicketId, routing::AgentSnapshot};
 
 /// A re-assignment by the premium override, as recorded.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -70,35 +72,10 @@ pub struct OverridePlan {
     pub reason: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct LoadRow {
-    user_id: i64,
-    display_name: String,
-    status: String,
-    capacity: i64,
-    idle_since: i64,
-    open_tickets: i64,
+/// The agents with their load (skills are not needed: the override ignores them).
+fn load_snapshot(rows: Vec<AgentRow>) -> StorageResult<Vec<AgentSnapshot>> {
+    rows.into_iter().map(|row| snapshot(row, Vec::new())).collect()
 }
-
-fn load_snapshot(rows: Vec<LoadRow>) -> Vec<AgentSnapshot> {
-    rows.into_iter()
-        .filter_map(|r| {
-            Some(AgentSnapshot {
-                id: r.user_id,
-                name: r.display_name,
-                status: AgentStatus::parse(&r.status)?,
-                capacity: u32::try_from(r.capacity.max(0)).unwrap_or(u32::MAX),
-                open_tickets: u32::try_from(r.open_tickets.max(0)).unwrap_or(u32::MAX),
-                skills: Vec::new(),
-                idle_since_ms: r.idle_since,
-            })
-        })
-        .collect()
-}
-
-const LOAD_SQL: &str = "SELECT a.user_id, a.display_name, a.status, a.capacity, a.idle_since, \
-     (SELECT COUNT(*) FROM tickets t WHERE t.status = 'open' AND t.assignee_id = a.user_id) AS open_tickets \
-     FROM agents a ORDER BY a.user_id";
 
 impl Storage {
     /// One sweep's claim, in a single transaction: take the overdue tickets
@@ -125,6 +102,7 @@ impl Storage {
         );
         match &self.backend {
             Backend::Sqlite(pool) => {
+                let load_sql = sqlx::AssertSqlSafe(format!("{AGENT_SELECT} ORDER BY a.user_id"));
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let rows: Vec<TicketRow> =
                     sqlx::query_as(overdue_sql).bind(now_ms).bind(limit).fetch_all(&mut *tx).await?;
@@ -132,7 +110,7 @@ impl Storage {
                     return Ok(Vec::new());
                 }
                 let tickets = rows.into_iter().map(Ticket::try_from).collect::<StorageResult<Vec<_>>>()?;
-                let mut roster = load_snapshot(sqlx::query_as(LOAD_SQL).fetch_all(&mut *tx).await?);
+                let mut roster = load_snapshot(sqlx::query_as(load_sql).fetch_all(&mut *tx).await?)?;
                 let plans = plan(&tickets, &mut roster);
                 if plans.is_empty() {
                     return Ok(plans);
@@ -184,6 +162,7 @@ impl Storage {
                 Ok(plans)
             }
             Backend::Postgres(pool) => {
+                let load_sql = sqlx::AssertSqlSafe(format!("{AGENT_SELECT} ORDER BY a.user_id"));
                 let mut tx = pool.begin().await?;
                 // Agents first, in a fixed order: concurrent sweepers queue
                 // here instead of over-filling someone's capacity.
@@ -202,7 +181,7 @@ impl Storage {
                     return Ok(Vec::new());
                 }
                 let tickets = rows.into_iter().map(Ticket::try_from).collect::<StorageResult<Vec<_>>>()?;
-                let mut roster = load_snapshot(sqlx::query_as(LOAD_SQL).fetch_all(&mut *tx).await?);
+                let mut roster = load_snapshot(sqlx::query_as(load_sql).fetch_all(&mut *tx).await?)?;
                 let plans = plan(&tickets, &mut roster);
                 if plans.is_empty() {
                     return Ok(plans);
