@@ -211,6 +211,7 @@ async fn idle_message(
     desk: TicketDesk,
     dialogue: IntakeDialogue,
     msg: Message,
+    update: Update,
 ) -> Result<(), HandlerError> {
     let lang = lang_of(msg.from.as_ref());
     let Some(customer) = msg.from.as_ref() else { return Ok(()) };
@@ -218,7 +219,7 @@ async fn idle_message(
         return start_intake(&bot, &desk, &dialogue, &msg, lang).await;
     };
     let ticket_id = ticket.id.0;
-    match desk.relay_from_customer(ticket, &msg).await {
+    match desk.relay_from_customer(ticket, &msg, i64::from(update.id.0)).await {
         Ok(RelayOutcome::Delivered) => Ok(()),
         Ok(RelayOutcome::Unsupported) => say(&bot, &desk, msg.chat.id, lang, "unsupported-message").await,
         Ok(other) => {

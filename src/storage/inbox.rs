@@ -87,3 +87,43 @@ impl Storage {
         Ok(n)
     }
 }
+
+impl Storage {
+    /// Whether the relay caused by `update_id` was already delivered.
+    pub async fn relay_done(&self, update_id: i64) -> StorageResult<bool> {
+        let row: Option<(i64,)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT update_id FROM relays WHERE update_id = $1")
+                .bind(update_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.is_some())
+    }
+
+    /// Records a delivered relay, right after Telegram accepted it.
+    pub async fn record_relay(
+        &self,
+        update_id: i64,
+        ticket_id: i64,
+        direction: &str,
+        target: (i64, i32),
+        now_ms: i64,
+    ) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO relays (update_id, ticket_id, direction, target_chat, target_message_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (update_id) DO NOTHING",
+            )
+            .bind(update_id)
+            .bind(ticket_id)
+            .bind(direction)
+            .bind(target.0)
+            .bind(i64::from(target.1))
+            .bind(now_ms)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+}

@@ -151,14 +151,14 @@ async fn ticket_command(
     Ok(Some(reply))
 }
 
-async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+async fn agent_message(desk: TicketDesk, msg: Message, update: Update) -> Result<(), HandlerError> {
     let Some(thread) = topic_thread(&msg) else { return Ok(()) };
     let Some(ticket) = desk.storage().ticket_by_thread(thread).await? else {
         tracing::debug!(thread_id = thread, "message in a topic that is not a ticket; ignored");
         return Ok(());
     };
     let i18n = desk.i18n();
-    let notice = match desk.relay_from_agent(&ticket, &msg).await? {
+    let notice = match desk.relay_from_agent(&ticket, &msg, i64::from(update.id.0)).await? {
         RelayOutcome::Delivered => return Ok(()),
         RelayOutcome::TicketClosed => {
             i18n.t_args(GROUP_LANG, "ticket-closed-no-relay", &[("id", ticket.id.0.into())])

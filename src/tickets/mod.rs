@@ -306,8 +306,13 @@ impl TicketDesk {
         &self,
         ticket: Ticket,
         msg: &Message,
+        update_id: i64,
     ) -> Result<RelayOutcome, DeskError> {
         let ticket_id = ticket.id.0;
+        if self.storage.relay_done(update_id).await? {
+            tracing::info!(ticket_id, update_id, "already relayed before a restart; not sending twice");
+            return Ok(RelayOutcome::Delivered);
+        }
         let mut ticket = if ticket.thread_id.is_some() && ticket.note_message_id.is_some() {
             ticket
         } else {
@@ -319,7 +324,13 @@ impl TicketDesk {
         for attempt in 0..2 {
             let Some(thread) = ticket.thread_id else { break };
             match self.copy(self.config.support_group, Some(thread), msg.chat.id, msg.id.0).await {
-                Ok(_) => return Ok(RelayOutcome::Delivered),
+                Ok(copied) => {
+                    let target = (self.config.support_group.0, copied.0);
+                    self.storage
+                        .record_relay(update_id, ticket_id, "to_topic", target, self.now_ms())
+                        .await?;
+                    return Ok(RelayOutcome::Delivered);
+                }
                 Err(error) if attempt == 0 && is_topic_closed(&error) => {
                     tracing::info!(
                         ticket_id,
@@ -357,12 +368,29 @@ impl TicketDesk {
     }
 
     /// Relays an agent's message from the topic to the customer.
-    pub async fn relay_from_agent(&self, ticket: &Ticket, msg: &Message) -> Result<RelayOutcome, DeskError> {
+    pub async fn relay_from_agent(
+        &self,
+        ticket: &Ticket,
+        msg: &Message,
+        update_id: i64,
+    ) -> Result<RelayOutcome, DeskError> {
         if ticket.status != crate::domain::TicketStatus::Open {
             return Ok(RelayOutcome::TicketClosed);
         }
+        if self.storage.relay_done(update_id).await? {
+            tracing::info!(
+                ticket_id = ticket.id.0,
+                update_id,
+                "already relayed before a restart; not sending twice"
+            );
+            return Ok(RelayOutcome::Delivered);
+        }
         match self.copy(ChatId(ticket.customer_chat_id), None, msg.chat.id, msg.id.0).await {
-            Ok(_) => {
+            Ok(copied) => {
+                let target = (ticket.customer_chat_id, copied.0);
+                self.storage
+                    .record_relay(update_id, ticket.id.0, "to_customer", target, self.now_ms())
+                    .await?;
                 if self.storage.record_first_response(ticket.id, self.now_ms()).await? {
                     tracing::info!(ticket_id = ticket.id.0, agent_id = ?msg.from.as_ref().map(|u| u.id.0), "first response");
                 }

@@ -223,3 +223,52 @@ async fn a_rejected_token_stops_the_bot_with_a_clear_error() {
     let error = result.expect_err("a wrong token is fatal").to_string();
     assert!(error.contains("TELOXIDE_TOKEN"), "{error}");
 }
+
+/// A crash after Telegram accepted a relay but before the update was marked
+/// handled: the update is replayed at start, and the relay is not repeated.
+#[tokio::test]
+async fn a_replayed_update_is_not_relayed_twice() {
+    use sqlx::Connection;
+
+    let mut bot = TestBot::start().await;
+    let finn = customer(608);
+    let (_, thread) = bot.open_ticket(&finn, "billing", "help").await;
+    let msg = bot.sim.private_text(&finn, "exactly once, please");
+    bot.sim.wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.copied_from == Some((finn.id, msg))).await;
+    let reply = bot.sim.group_text(&SimUser::operator(1001, "Alice"), Some(thread), "once from us too");
+    bot.sim.wait_for_message(finn.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, reply))).await;
+    bot.stop().await.expect("clean stop");
+
+    // Put the database back where the crash would have left it.
+    let topicdesk::config::DatabaseUrl::Sqlite(url) = &bot.db.url else { unreachable!("sqlite test db") };
+    let mut raw = sqlx::SqliteConnection::connect(url).await.expect("raw connection");
+    let reset =
+        sqlx::query("UPDATE inbox SET handled_at = NULL WHERE update_id IN (SELECT update_id FROM relays)")
+            .execute(&mut raw)
+            .await
+            .expect("reset");
+    assert_eq!(reset.rows_affected(), 2);
+    raw.close().await.expect("close");
+
+    bot.start_again().await;
+    bot.sim.wait_for(|_| true, Duration::from_millis(10)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !bot.db.storage.inbox_pending(10).await.expect("q").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "replay did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let to_topic = bot
+        .sim
+        .messages_in(SUPPORT_GROUP_ID, Some(thread))
+        .iter()
+        .filter(|m| m.copied_from == Some((finn.id, msg)))
+        .count();
+    let to_customer = bot
+        .sim
+        .messages_in(finn.id, None)
+        .iter()
+        .filter(|m| m.copied_from == Some((SUPPORT_GROUP_ID, reply)))
+        .count();
+    assert_eq!((to_topic, to_customer), (1, 1), "each relay delivered exactly once");
+    bot.stop().await.expect("clean stop");
+}
