@@ -129,16 +129,16 @@ impl RoutingService {
             _ => self.policy.priority_of(None),
         };
         let record = audit_record(&enrichment, &raw);
-        self.storage.set_ticket_enrichment(ticket.id, tier, priority, record.as_deref()).await?;
+        // The premium override's deadline (DESIGN §6), cleared by the first agent response.
+        let override_due = (tier == Some(Tier::Premium)).then(|| {
+            let after = i64::try_from(self.premium_override_after.as_millis()).unwrap_or(i64::MAX);
+            ticket.created_at_ms.saturating_add(after)
+        });
+        self.storage
+            .set_ticket_enrichment(ticket.id, tier, priority, record.as_deref(), override_due)
+            .await?;
         let tier_label = tier.map_or("unknown", Tier::as_str);
         metrics::counter!(crate::telemetry::names::TICKETS_OPENED, "tier" => tier_label).increment(1);
-        if tier == Some(Tier::Premium) {
-            // The premium override's deadline (DESIGN §6), cleared by the first agent response.
-            let after = i64::try_from(self.premium_override_after.as_millis()).unwrap_or(i64::MAX);
-            self.storage
-                .set_override_due(ticket.id, Some(ticket.created_at_ms.saturating_add(after)))
-                .await?;
-        }
         self.assign(ticket.id, &enrichment, roster, None).await
     }
 

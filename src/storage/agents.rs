@@ -197,6 +197,17 @@ impl Storage {
         Ok(changed == 1)
     }
 
+    /// An agent's display name (one cheap query, for notes).
+    pub async fn agent_name(&self, user_id: i64) -> StorageResult<Option<String>> {
+        let row: Option<(String,)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT display_name FROM agents WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.map(|(name,)| name))
+    }
+
     /// One agent with skills and load.
     pub async fn agent(&self, user_id: i64) -> StorageResult<Option<AgentSnapshot>> {
         let sql = sqlx::AssertSqlSafe(format!("{AGENT_SELECT} WHERE a.user_id = $1"));

@@ -21,19 +21,6 @@ pub struct EscalationRow {
 }
 
 impl Storage {
-    /// Sets (or clears) a ticket's first-response deadline.
-    pub async fn set_override_due(&self, id: TicketId, due_at: Option<i64>) -> StorageResult<()> {
-        with_pool!(self, |pool| {
-            sqlx::query("UPDATE tickets SET override_due_at = $2 WHERE id = $1 AND status = 'open'")
-                .bind(id.0)
-                .bind(due_at)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(())
-    }
-
     /// Open tickets whose deadline has passed, most overdue first. Uses the
     /// partial index on `override_due_at`: cost grows with the overdue
     /// tickets only.

@@ -347,20 +347,25 @@ pub struct Assignment<'a> {
 }
 
 impl Storage {
-    /// Records what enrichment said and the resulting tier and priority.
+    /// Records what enrichment said, the resulting tier and priority, and
+    /// the premium first-response deadline (one write on the intake path).
     pub async fn set_ticket_enrichment(
         &self,
         id: TicketId,
         tier: Option<Tier>,
         priority: i64,
         enrichment: Option<&str>,
+        override_due_at: Option<i64>,
     ) -> StorageResult<()> {
         with_pool!(self, |pool| {
-            sqlx::query("UPDATE tickets SET tier = $2, priority = $3, enrichment = $4 WHERE id = $1")
-                .bind(id.0)
-                .bind(tier.map(Tier::as_str))
-                .bind(priority)
-                .bind(enrichment)
+            sqlx::query(
+                "UPDATE tickets SET tier = $2, priority = $3, enrichment = $4, override_due_at = $5 WHERE id = $1",
+            )
+            .bind(id.0)
+            .bind(tier.map(Tier::as_str))
+            .bind(priority)
+            .bind(enrichment)
+            .bind(override_due_at)
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())

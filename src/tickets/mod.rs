@@ -161,8 +161,8 @@ impl TicketDesk {
 
     async fn assignee_name(&self, ticket: &Ticket) -> Option<String> {
         let agent = ticket.assignee_id?;
-        match self.storage.agent(agent).await {
-            Ok(found) => found.map(|a| a.name),
+        match self.storage.agent_name(agent).await {
+            Ok(found) => found,
             Err(error) => {
                 tracing::warn!(ticket_id = ticket.id.0, %error, "cannot look up the assignee's name");
                 None

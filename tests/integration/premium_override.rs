@@ -166,8 +166,10 @@ async fn sweepers_race(dbs: Vec<Storage>, tickets: usize) {
             })
             .await
             .expect("ticket");
-        storage.set_ticket_enrichment(ticket.id, Some(Tier::Premium), 100, None).await.expect("q");
-        storage.set_override_due(ticket.id, Some(2_000 + customer)).await.expect("due");
+        storage
+            .set_ticket_enrichment(ticket.id, Some(Tier::Premium), 100, None, Some(2_000 + customer))
+            .await
+            .expect("q");
         ids.push(ticket.id);
     }
     let i18n = Arc::new(I18n::load().expect("locales"));

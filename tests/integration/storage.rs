@@ -207,9 +207,9 @@ async fn assignments_are_atomic_respect_capacity_and_feed_the_queue() {
         let mut old_high = new_ticket(3);
         old_high.created_at_ms = 50;
         let old_high = s.create_ticket(&old_high).await.expect("t");
-        s.set_ticket_enrichment(low.id, Some(Tier::Basic), 10, Some("{}")).await.expect("q");
-        s.set_ticket_enrichment(high.id, Some(Tier::Premium), 100, Some("{}")).await.expect("q");
-        s.set_ticket_enrichment(old_high.id, Some(Tier::Premium), 100, Some("{}")).await.expect("q");
+        s.set_ticket_enrichment(low.id, Some(Tier::Basic), 10, Some("{}"), None).await.expect("q");
+        s.set_ticket_enrichment(high.id, Some(Tier::Premium), 100, Some("{}"), None).await.expect("q");
+        s.set_ticket_enrichment(old_high.id, Some(Tier::Premium), 100, Some("{}"), None).await.expect("q");
         let queue: Vec<_> = s.queue(10).await.expect("q").into_iter().map(|t| t.id).collect();
         assert_eq!(queue, vec![old_high.id, high.id, low.id], "{backend}: priority, then age");
 
