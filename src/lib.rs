@@ -112,6 +112,7 @@ pub async fn run_with(
     let mut background = JoinSet::new();
     background.spawn(routing::sweeper::run(sweeper, desk.clone(), config.sweep_interval, shutdown.clone()));
     background.spawn(maintenance(desk, storage.clone(), clock.clone(), shutdown.clone()));
+    background.spawn(checkpoints(storage.clone(), shutdown.clone()));
 
     let (webhook, updates) = match &config.webhook_url {
         Some(url) => {
@@ -199,6 +200,24 @@ async fn connect(bot: &Bot, shutdown: &CancellationToken) -> anyhow::Result<Opti
                 delay = (delay * 2).min(Duration::from_secs(30));
             }
         }
+    }
+}
+
+/// SQLite checkpoints, off the request path (see `Storage::checkpoint`).
+async fn checkpoints(storage: Storage, shutdown: CancellationToken) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = interval.tick() => {}
+        }
+        if let Err(error) = storage.checkpoint().await {
+            tracing::warn!(%error, "SQLite checkpoint failed; will retry");
+        }
+    }
+    // Leave a compact database behind on a clean stop.
+    if let Err(error) = storage.checkpoint().await {
+        tracing::debug!(%error, "final checkpoint failed");
     }
 }
 
