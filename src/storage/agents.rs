@@ -57,9 +57,18 @@ fn skill_level(row: SkillRow) -> StorageResult<(i64, SkillLevel)> {
     Ok((row.user_id, SkillLevel { name, level }))
 }
 
-pub(super) const AGENT_SELECT: &str = "SELECT a.user_id, a.display_name, a.status, a.capacity, a.idle_since, \
-     (SELECT COUNT(*) FROM tickets t WHERE t.status = 'open' AND t.assignee_id = a.user_id) AS open_tickets \
-     FROM agents a";
+/// Agents with their current load, as [`AgentRow`] reads them (a literal,
+/// so every query built on it stays `&'static str`).
+macro_rules! agent_select {
+    () => {
+        "SELECT a.user_id, a.display_name, a.status, a.capacity, a.idle_since, \
+         (SELECT COUNT(*) FROM tickets t WHERE t.status = 'open' AND t.assignee_id = a.user_id) AS open_tickets \
+         FROM agents a"
+    };
+}
+
+/// Every agent with their load, in a stable order: the routing snapshot.
+pub(super) const ROSTER_SQL: &str = concat!(agent_select!(), " ORDER BY a.user_id");
 
 impl Storage {
     /// Adds an agent, or updates the capacity of an existing one.
@@ -210,7 +219,7 @@ impl Storage {
 
     /// One agent with skills and load.
     pub async fn agent(&self, user_id: i64) -> StorageResult<Option<AgentSnapshot>> {
-        let sql = sqlx::AssertSqlSafe(format!("{AGENT_SELECT} WHERE a.user_id = $1"));
+        let sql = concat!(agent_select!(), " WHERE a.user_id = $1");
         let row: Option<AgentRow> =
             with_pool!(self, |pool| sqlx::query_as(sql).bind(user_id).fetch_optional(pool).await)?;
         let Some(row) = row else { return Ok(None) };
@@ -227,8 +236,7 @@ impl Storage {
 
     /// Every agent with skills and current load: the router's snapshot.
     pub async fn roster(&self) -> StorageResult<Vec<AgentSnapshot>> {
-        let sql = sqlx::AssertSqlSafe(format!("{AGENT_SELECT} ORDER BY a.user_id"));
-        let rows: Vec<AgentRow> = with_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
+        let rows: Vec<AgentRow> = with_pool!(self, |pool| sqlx::query_as(ROSTER_SQL).fetch_all(pool).await)?;
         let skill_rows: Vec<SkillRow> = with_pool!(self, |pool| {
             sqlx::query_as("SELECT user_id, skill, level FROM agent_skills ORDER BY user_id, skill")
                 .fetch_all(pool)

@@ -3,7 +3,7 @@
 
 use super::{
     Backend, Storage, StorageResult, Ticket,
-    agents::{AGENT_SELECT, AgentRow, snapshot},
+    agents::{AgentRow, ROSTER_SQL, snapshot},
     tickets::TicketRow,
     with_pool,
 };
@@ -89,7 +89,6 @@ impl Storage {
         );
         match &self.backend {
             Backend::Sqlite(pool) => {
-                let load_sql = sqlx::AssertSqlSafe(format!("{AGENT_SELECT} ORDER BY a.user_id"));
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let rows: Vec<TicketRow> =
                     sqlx::query_as(overdue_sql).bind(now_ms).bind(limit).fetch_all(&mut *tx).await?;
@@ -97,7 +96,7 @@ impl Storage {
                     return Ok(Vec::new());
                 }
                 let tickets = rows.into_iter().map(Ticket::try_from).collect::<StorageResult<Vec<_>>>()?;
-                let mut roster = load_snapshot(sqlx::query_as(load_sql).fetch_all(&mut *tx).await?)?;
+                let mut roster = load_snapshot(sqlx::query_as(ROSTER_SQL).fetch_all(&mut *tx).await?)?;
                 let plans = plan(&tickets, &mut roster);
                 if plans.is_empty() {
                     return Ok(plans);
@@ -149,7 +148,6 @@ impl Storage {
                 Ok(plans)
             }
             Backend::Postgres(pool) => {
-                let load_sql = sqlx::AssertSqlSafe(format!("{AGENT_SELECT} ORDER BY a.user_id"));
                 let mut tx = pool.begin().await?;
                 // Agents first, in a fixed order: concurrent sweepers queue
                 // here instead of over-filling someone's capacity.
@@ -168,7 +166,7 @@ impl Storage {
                     return Ok(Vec::new());
                 }
                 let tickets = rows.into_iter().map(Ticket::try_from).collect::<StorageResult<Vec<_>>>()?;
-                let mut roster = load_snapshot(sqlx::query_as(load_sql).fetch_all(&mut *tx).await?)?;
+                let mut roster = load_snapshot(sqlx::query_as(ROSTER_SQL).fetch_all(&mut *tx).await?)?;
                 let plans = plan(&tickets, &mut roster);
                 if plans.is_empty() {
                     return Ok(plans);
