@@ -191,15 +191,17 @@ impl RoutingService {
                 }
             }
         }
+        // Every claim lost a race: the ticket waits in the queue (unless a
+        // competing router assigned it, which `set_ticket_queued` respects),
+        // and its note says so instead of claiming routing is not set up.
         let ticket = self.storage.ticket(id).await?.ok_or_else(|| {
             RoutingError::Storage(StorageError::Corrupt(format!("ticket {} vanished", id.0)))
         })?;
-        let decision = route(
-            &SkillName::parse(&ticket.required_skill).map_err(|_| RoutingError::BadSkill(id.0))?,
-            enrichment,
-            &[],
-            &self.policy,
-        );
+        let skill = SkillName::parse(&ticket.required_skill).map_err(|_| RoutingError::BadSkill(id.0))?;
+        let decision = route(&skill, enrichment, &[], &self.policy);
+        let reason = render_reason(&self.i18n, crate::tickets::GROUP_LANG, &decision);
+        self.storage.set_ticket_queued(id, Rule::Queued.as_str(), &reason).await?;
+        let ticket = self.storage.ticket(id).await?.unwrap_or(ticket);
         Ok(Routed { ticket, decision })
     }
 
