@@ -60,6 +60,8 @@ pub enum DatabaseUrl {
 pub enum RateLimitMode {
     /// Stay under Telegram's documented limits.
     Telegram,
+    /// Other limits, set in code (tests, benchmarks): not an env value.
+    Custom(crate::delivery::Limits),
     /// No proactive limiting; `429 retry_after` is still honoured.
     Off,
 }

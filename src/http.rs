@@ -90,6 +90,13 @@ pub async fn serve(
 
 async fn healthz(State(state): State<AppState>) -> Response {
     let database = state.storage.ping().await;
+    match state.storage.outbox_counts().await {
+        Ok(counts) => {
+            metrics::gauge!(names::OUTBOX_PENDING).set(counts.pending as f64);
+            metrics::gauge!(names::OUTBOX_FAILED).set(counts.failed as f64);
+        }
+        Err(error) => tracing::warn!(%error, "cannot read the outbox for /metrics"),
+    }
     let last_ok = telemetry::last_bot_api_ok_ms();
     let now = state.clock.now_ms();
     let api_age_s = (last_ok > 0).then(|| (now - last_ok).max(0) / 1000);

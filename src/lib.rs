@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod http;
 pub mod i18n;
@@ -26,7 +27,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     clock::{SharedClock, SystemClock},
-    config::Config,
+    config::{Config, RateLimitMode},
+    delivery::{Courier, Limiter, Limits, Outbox},
     i18n::I18n,
     intake::IntakeStore,
     routing::{RoutingPolicy, enrichment::EnrichmentClient, service::RoutingService, sweeper::Sweeper},
@@ -94,8 +96,25 @@ pub async fn run_with(
         clock.clone(),
         config.premium_override_after,
     );
-    let desk =
-        TicketDesk::new(bot.clone(), storage.clone(), config.clone(), i18n.clone(), clock.clone(), routing);
+    let outbox = Outbox::new(storage.clone(), clock.clone());
+    let limits = match config.rate_limits {
+        RateLimitMode::Telegram => Some(Limits::TELEGRAM),
+        RateLimitMode::Custom(limits) => Some(limits),
+        RateLimitMode::Off => None,
+    };
+    // The courier's waits end at shutdown; calls in flight finish first.
+    let sending = CancellationToken::new();
+    let courier = Courier::new(Limiter::new(limits), sending.clone());
+    let desk = TicketDesk::new(
+        bot.clone(),
+        outbox.clone(),
+        courier,
+        storage.clone(),
+        config.clone(),
+        i18n.clone(),
+        clock.clone(),
+        routing,
+    );
     let deps = dptree::deps![
         bot.clone(),
         me.clone(),
@@ -111,8 +130,16 @@ pub async fn run_with(
     // dropped, they stop with it (nothing outlives the bot).
     let mut background = JoinSet::new();
     background.spawn(routing::sweeper::run(sweeper, desk.clone(), config.sweep_interval, shutdown.clone()));
-    background.spawn(maintenance(desk, storage.clone(), clock.clone(), shutdown.clone()));
+    background.spawn(maintenance(desk.clone(), storage.clone(), clock.clone(), shutdown.clone()));
     background.spawn(checkpoints(storage.clone(), shutdown.clone()));
+    let sender = tokio::spawn(delivery::worker::run(
+        desk.clone(),
+        outbox,
+        storage.clone(),
+        config.database_url.clone(),
+        clock.clone(),
+        sending.clone(),
+    ));
 
     let (webhook, updates) = match &config.webhook_url {
         Some(url) => {
@@ -153,6 +180,12 @@ pub async fn run_with(
         if let Err(error) = result {
             tracing::error!(%error, "background task failed");
         }
+    }
+    // Last, so the replies of the updates drained above are queued; what is
+    // still waiting for Telegram stays in the outbox for the next start.
+    sending.cancel();
+    if let Err(error) = sender.await {
+        tracing::error!(%error, "the outbox worker failed");
     }
     received.context("polling Telegram")?;
     tracing::info!("stopped");
@@ -238,6 +271,9 @@ async fn maintenance(desk: TicketDesk, storage: Storage, clock: SharedClock, shu
         let cutoff = clock.now_ms() - i64::try_from(INBOX_RETENTION.as_millis()).unwrap_or(i64::MAX);
         if let Err(error) = storage.inbox_prune(cutoff).await {
             tracing::warn!(%error, "inbox pruning failed");
+        }
+        if let Err(error) = storage.outbox_prune(cutoff).await {
+            tracing::warn!(%error, "outbox pruning failed");
         }
     }
 }

@@ -35,6 +35,9 @@ pub mod names {
     pub const BOT_API_ERRORS: &str = "topicdesk_bot_api_errors_total";
     pub const QUEUE_LENGTH: &str = "topicdesk_queue_length";
     pub const INBOX_PENDING: &str = "topicdesk_inbox_pending";
+    pub const OUTBOX_PENDING: &str = "topicdesk_outbox_pending";
+    pub const OUTBOX_FAILED: &str = "topicdesk_outbox_failed";
+    pub const DELIVERIES: &str = "topicdesk_deliveries_total";
     pub const LAST_API_SUCCESS: &str = "topicdesk_last_bot_api_success_timestamp_seconds";
 }
 
@@ -73,6 +76,9 @@ fn describe() {
     describe_counter!(names::BOT_API_ERRORS, "Bot API errors, by method and error code");
     describe_gauge!(names::QUEUE_LENGTH, "Open tickets waiting for an agent");
     describe_gauge!(names::INBOX_PENDING, "Updates received but not yet handled");
+    describe_gauge!(names::OUTBOX_PENDING, "Messages in the outbox not yet accepted by Telegram");
+    describe_gauge!(names::OUTBOX_FAILED, "Messages Telegram refused for good (kept for 48 h)");
+    describe_counter!(names::DELIVERIES, "Outbox jobs finished, by kind and outcome");
     describe_gauge!(names::LAST_API_SUCCESS, "Unix time of the last successful Bot API call");
 }
 

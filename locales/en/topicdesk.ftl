@@ -60,6 +60,7 @@ note-footer = Internal note: never sent to the customer.
 relay-not-delivered-blocked = ⚠️ Not delivered: the customer has blocked the bot.
 relay-not-delivered = ⚠️ Not delivered to the customer: { $reason }
 relay-not-delivered-uncopyable = ⚠️ Not delivered: Telegram cannot copy this kind of message. Please send it another way.
+delivery-failed-topic = ⚠️ Ticket #{ $id }: Telegram refused to set up or post into its topic: { $reason }. Check that the bot is an admin with the “Manage topics” and “Pin messages” rights; topicdesk tries again every 30 seconds.
 ticket-closed-by = ✅ Ticket #{ $id } closed by { $agent }. The customer has been notified.
 ticket-already-closed = Ticket #{ $id } is already closed.
 ticket-reopened-by = 🔄 Ticket #{ $id } reopened by { $agent }.

@@ -59,6 +59,7 @@ note-footer = Nota interna: nunca se envía al cliente.
 relay-not-delivered-blocked = ⚠️ No entregado: el cliente ha bloqueado el bot.
 relay-not-delivered = ⚠️ No entregado al cliente: { $reason }
 relay-not-delivered-uncopyable = ⚠️ No entregado: Telegram no puede copiar este tipo de mensaje. Envíalo de otra forma.
+delivery-failed-topic = ⚠️ Ticket #{ $id }: Telegram no permitió crear su tema o escribir en él: { $reason }. Comprueba que el bot es administrador con los permisos «Gestionar temas» y «Fijar mensajes»; topicdesk lo reintenta cada 30 segundos.
 ticket-closed-by = ✅ Ticket #{ $id } cerrado por { $agent }. Se ha avisado al cliente.
 ticket-already-closed = El ticket #{ $id } ya está cerrado.
 ticket-reopened-by = 🔄 Ticket #{ $id } reabierto por { $agent }.

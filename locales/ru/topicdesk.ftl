@@ -61,6 +61,7 @@ note-footer = Внутренняя заметка: клиенту не отпр�
 relay-not-delivered-blocked = ⚠️ Не доставлено: клиент заблокировал бота.
 relay-not-delivered = ⚠️ Не доставлено клиенту: { $reason }
 relay-not-delivered-uncopyable = ⚠️ Не доставлено: Telegram не может скопировать такое сообщение. Отправьте его иначе.
+delivery-failed-topic = ⚠️ Обращение #{ $id }: Telegram не дал создать тему или написать в неё: { $reason }. Проверьте, что бот — администратор с правами «Управление темами» и «Закрепление сообщений»; topicdesk повторяет попытку каждые 30 секунд.
 ticket-closed-by = ✅ Обращение #{ $id } закрыл(а) { $agent }. Клиент уведомлён.
 ticket-already-closed = Обращение #{ $id } уже закрыто.
 ticket-reopened-by = 🔄 Обращение #{ $id } снова открыл(а) { $agent }.

@@ -14,9 +14,9 @@ pub use store::IntakeStore;
 
 use crate::{
     i18n::Lang,
-    storage::NewTicket,
-    telegram::{callback::CallbackData, commands::CustomerCommand, schema::HandlerError, send_text},
-    tickets::{RelayOutcome, TicketDesk, note::category_label},
+    storage::{NewTicket, Ticket},
+    telegram::{callback::CallbackData, commands::CustomerCommand, schema::HandlerError},
+    tickets::{TicketDesk, note::category_label},
 };
 
 /// Where a customer is in the intake dialogue.
@@ -54,14 +54,18 @@ fn lang_of(user: Option<&User>) -> Lang {
     Lang::from_code(user.and_then(|u| u.language_code.as_deref()))
 }
 
-async fn say(bot: &Bot, desk: &TicketDesk, chat: ChatId, lang: Lang, key: &str) -> Result<(), HandlerError> {
+async fn say(desk: &TicketDesk, chat: ChatId, lang: Lang, key: &str) -> Result<(), HandlerError> {
     let text = desk.i18n().t(lang, key);
-    send_text(bot, chat, text).await?;
+    tell(desk, chat, text).await
+}
+
+/// Queues text for a customer's chat (the outbox sends it, in order).
+async fn tell(desk: &TicketDesk, chat: ChatId, text: String) -> Result<(), HandlerError> {
+    desk.outbox().text(chat.0, None, None, text, None).await?;
     Ok(())
 }
 
 async fn customer_command(
-    bot: Bot,
     desk: TicketDesk,
     dialogue: IntakeDialogue,
     msg: Message,
@@ -69,23 +73,22 @@ async fn customer_command(
 ) -> Result<(), HandlerError> {
     let lang = lang_of(msg.from.as_ref());
     match command {
-        CustomerCommand::Help => say(&bot, &desk, msg.chat.id, lang, "customer-help").await,
+        CustomerCommand::Help => say(&desk, msg.chat.id, lang, "customer-help").await,
         CustomerCommand::Cancel => {
             let in_intake = !matches!(dialogue.get().await?, None | Some(IntakeState::Idle));
             if in_intake {
                 dialogue.exit().await?;
-                say(&bot, &desk, msg.chat.id, lang, "intake-cancelled").await
+                say(&desk, msg.chat.id, lang, "intake-cancelled").await
             } else {
-                say(&bot, &desk, msg.chat.id, lang, "intake-nothing-to-cancel").await
+                say(&desk, msg.chat.id, lang, "intake-nothing-to-cancel").await
             }
         }
-        CustomerCommand::Start => start_intake(&bot, &desk, &dialogue, &msg, lang).await,
+        CustomerCommand::Start => start_intake(&desk, &dialogue, &msg, lang).await,
     }
 }
 
 /// Offers the categories, unless the customer already has an open ticket.
 async fn start_intake(
-    bot: &Bot,
     desk: &TicketDesk,
     dialogue: &IntakeDialogue,
     msg: &Message,
@@ -95,8 +98,7 @@ async fn start_intake(
     if let Some(ticket) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await? {
         dialogue.exit().await?;
         let text = desk.i18n().t_args(lang, "ticket-already-open", &[("id", ticket.id.0.into())]);
-        send_text(bot, msg.chat.id, text).await?;
-        return Ok(());
+        return tell(desk, msg.chat.id, text).await;
     }
     let buttons = desk.config().categories.iter().map(|category| {
         vec![InlineKeyboardButton::callback(
@@ -106,16 +108,13 @@ async fn start_intake(
     });
     let keyboard = InlineKeyboardMarkup::new(buttons);
     let text = desk.i18n().t_args(lang, "intake-welcome", &[("name", customer.first_name.clone().into())]);
-    crate::telegram::retry::with_retry("sendMessage", || {
-        bot.send_message(msg.chat.id, text.clone()).reply_markup(keyboard.clone()).into_future()
-    })
-    .await?;
+    desk.outbox().text(msg.chat.id.0, None, None, text, Some(keyboard)).await?;
     dialogue.update(IntakeState::ChoosingCategory).await?;
     Ok(())
 }
 
-async fn hint_pick_category(bot: Bot, desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
-    say(&bot, &desk, msg.chat.id, lang_of(msg.from.as_ref()), "intake-hint-pick-category").await
+async fn hint_pick_category(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    say(&desk, msg.chat.id, lang_of(msg.from.as_ref()), "intake-hint-pick-category").await
 }
 
 async fn button_pressed(
@@ -141,8 +140,7 @@ async fn button_pressed(
     dialogue.update(IntakeState::Describing { category: category.name().to_owned() }).await?;
     let label = category_label(desk.i18n(), lang, category.name());
     let text = desk.i18n().t_args(lang, "intake-ask-description", &[("category", label.into())]);
-    send_text(&bot, dialogue.chat_id(), text).await?;
-    Ok(())
+    tell(&desk, dialogue.chat_id(), text).await
 }
 
 /// Answers a callback query so the client stops its spinner; a failure here
@@ -158,7 +156,6 @@ async fn answer(bot: &Bot, query: &CallbackQuery, text: Option<String>) {
 }
 
 async fn receive_description(
-    bot: Bot,
     desk: TicketDesk,
     dialogue: IntakeDialogue,
     msg: Message,
@@ -168,16 +165,22 @@ async fn receive_description(
     let description = msg.text().or(msg.caption()).map(str::trim).unwrap_or_default();
     let Some(customer) = msg.from.as_ref() else { return Ok(()) };
     if description.is_empty() {
-        return say(&bot, &desk, msg.chat.id, lang, "intake-hint-description").await;
+        return say(&desk, msg.chat.id, lang, "intake-hint-description").await;
     }
     let Some(category) = desk.config().category(&category).cloned() else {
         // The category was removed from the configuration mid-dialogue.
         dialogue.exit().await?;
-        return start_intake(&bot, &desk, &dialogue, &msg, lang).await;
+        return start_intake(&desk, &dialogue, &msg, lang).await;
     };
-    if desk.storage().open_ticket_of_customer(customer.id.0 as i64).await?.is_some() {
-        // Already opened (a replayed update); do not open a second one.
-        return start_intake(&bot, &desk, &dialogue, &msg, lang).await;
+    if let Some(open) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await? {
+        if open.description_message_id != msg.id.0 {
+            return start_intake(&desk, &dialogue, &msg, lang).await;
+        }
+        // This very message opened it before a crash: finish what that run
+        // left undone. The outbox keeps what it already queued from being
+        // queued twice.
+        dialogue.exit().await?;
+        return confirm_and_route(&desk, &msg, lang, open).await;
     }
     let new = NewTicket {
         customer_id: customer.id.0 as i64,
@@ -194,45 +197,36 @@ async fn receive_description(
     };
     let ticket = desk.create(new).await?;
     dialogue.exit().await?;
+    confirm_and_route(&desk, &msg, lang, ticket).await
+}
+
+async fn confirm_and_route(
+    desk: &TicketDesk,
+    msg: &Message,
+    lang: Lang,
+    ticket: Ticket,
+) -> Result<(), HandlerError> {
     let text = desk.i18n().t_args(lang, "ticket-opened", &[("id", ticket.id.0.into())]);
-    let told = send_text(&bot, msg.chat.id, text).await;
-    // The customer hears back at once; enrichment (up to its deadline),
-    // routing and the topic follow in this same lane, so their next
-    // messages queue behind it, in order.
-    desk.route_and_publish(ticket).await;
-    told?;
+    tell(desk, msg.chat.id, text).await?;
+    // The customer hears back at once; enrichment (up to its deadline) and
+    // routing follow in this same lane, so their next messages queue behind
+    // it, in order. The topic and note are queued in the ticket's lane.
+    desk.route_and_publish(ticket).await?;
     Ok(())
 }
 
 /// A message outside the intake dialogue: relayed to the open ticket, or the
 /// start of a new intake.
-async fn idle_message(
-    bot: Bot,
-    desk: TicketDesk,
-    dialogue: IntakeDialogue,
-    msg: Message,
-    update: Update,
-) -> Result<(), HandlerError> {
+async fn idle_message(desk: TicketDesk, dialogue: IntakeDialogue, msg: Message) -> Result<(), HandlerError> {
     let lang = lang_of(msg.from.as_ref());
     let Some(customer) = msg.from.as_ref() else { return Ok(()) };
     let Some(ticket) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await? else {
-        return start_intake(&bot, &desk, &dialogue, &msg, lang).await;
+        return start_intake(&desk, &dialogue, &msg, lang).await;
     };
-    let ticket_id = ticket.id.0;
-    match desk.relay_from_customer(ticket, &msg, i64::from(update.id.0)).await {
-        Ok(RelayOutcome::Delivered) => Ok(()),
-        Ok(RelayOutcome::Unsupported) => say(&bot, &desk, msg.chat.id, lang, "unsupported-message").await,
-        Ok(other) => {
-            tracing::warn!(ticket_id, ?other, "unexpected relay outcome");
-            Ok(())
-        }
-        Err(error) => {
-            tracing::error!(ticket_id, %error, "could not relay a customer message");
-            say(&bot, &desk, msg.chat.id, lang, "error-internal").await
-        }
-    }
+    desk.relay_from_customer(&ticket, &msg).await?;
+    Ok(())
 }
 
-async fn edited_message(bot: Bot, desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
-    say(&bot, &desk, msg.chat.id, lang_of(msg.from.as_ref()), "edit-not-relayed").await
+async fn edited_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    say(&desk, msg.chat.id, lang_of(msg.from.as_ref()), "edit-not-relayed").await
 }

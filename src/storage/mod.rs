@@ -14,6 +14,7 @@ mod agents;
 mod dialogues;
 mod escalations;
 mod inbox;
+mod outbox;
 
 use std::{str::FromStr, time::Duration};
 
@@ -26,6 +27,7 @@ use sqlx::{
 pub use agents::AgentUpsert;
 pub use escalations::{EscalationRow, OverridePlan};
 pub use inbox::PendingUpdate;
+pub use outbox::{NewOutboxRow, OutboxCounts, OutboxRow};
 pub use tickets::{Assignment, NewTicket, ReopenOutcome, Ticket};
 
 use crate::config::{DatabaseUrl, redact_password};
@@ -172,20 +174,29 @@ pub struct PollerLock {
 
 /// The advisory-lock key: "topicdesk" in ASCII, as a number.
 const POLLER_LOCK_KEY: i64 = 0x746f_7069_6364_6573;
+/// The outbox sender's advisory-lock key.
+const SENDER_LOCK_KEY: i64 = POLLER_LOCK_KEY + 1;
 
 impl Storage {
     /// Tries to become the polling instance; `None` if another one is.
     pub async fn try_poller_lock(&self, url: &DatabaseUrl) -> StorageResult<Option<PollerLock>> {
+        self.try_lock(url, POLLER_LOCK_KEY).await
+    }
+
+    /// Tries to become the instance that sends the outbox; `None` if another one is.
+    pub async fn try_sender_lock(&self, url: &DatabaseUrl) -> StorageResult<Option<PollerLock>> {
+        self.try_lock(url, SENDER_LOCK_KEY).await
+    }
+
+    async fn try_lock(&self, url: &DatabaseUrl, key: i64) -> StorageResult<Option<PollerLock>> {
         let DatabaseUrl::Postgres(raw) = url else {
             return Ok(Some(PollerLock { _connection: None }));
         };
         let mut connection = PgConnection::connect(raw)
             .await
             .map_err(|cause| StorageError::Connect { url: redact_password(raw), cause })?;
-        let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
-            .bind(POLLER_LOCK_KEY)
-            .fetch_one(&mut connection)
-            .await?;
+        let (locked,): (bool,) =
+            sqlx::query_as("SELECT pg_try_advisory_lock($1)").bind(key).fetch_one(&mut connection).await?;
         if locked {
             Ok(Some(PollerLock { _connection: Some(connection) }))
         } else {

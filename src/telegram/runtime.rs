@@ -218,7 +218,10 @@ impl LaneWorker {
         let kind = update_kind_name(&update);
         let mut deps = self.deps.clone();
         deps.insert(update);
-        let (error, outcome) = match self.handler.dispatch(deps).await {
+        // What the handler queues in the outbox is keyed by this update, so
+        // a replay after a crash queues nothing twice.
+        let handled = crate::delivery::as_effect_of(update_id, self.handler.dispatch(deps)).await;
+        let (error, outcome) = match handled {
             std::ops::ControlFlow::Break(Ok(())) => (None, "handled"),
             std::ops::ControlFlow::Break(Err(error)) => {
                 tracing::error!(update_id, kind, error = %error, "handler failed");

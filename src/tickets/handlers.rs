@@ -151,20 +151,18 @@ async fn ticket_command(
     Ok(Some(reply))
 }
 
-async fn agent_message(desk: TicketDesk, msg: Message, update: Update) -> Result<(), HandlerError> {
+async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
     let Some(thread) = topic_thread(&msg) else { return Ok(()) };
     let Some(ticket) = desk.storage().ticket_by_thread(thread).await? else {
         tracing::debug!(thread_id = thread, "message in a topic that is not a ticket; ignored");
         return Ok(());
     };
     let i18n = desk.i18n();
-    let notice = match desk.relay_from_agent(&ticket, &msg, i64::from(update.id.0)).await? {
-        RelayOutcome::Delivered => return Ok(()),
+    let notice = match desk.relay_from_agent(&ticket, &msg).await? {
+        RelayOutcome::Queued => return Ok(()),
         RelayOutcome::TicketClosed => {
             i18n.t_args(GROUP_LANG, "ticket-closed-no-relay", &[("id", ticket.id.0.into())])
         }
-        RelayOutcome::CustomerUnreachable => i18n.t(GROUP_LANG, "relay-not-delivered-blocked"),
-        RelayOutcome::Unsupported => i18n.t(GROUP_LANG, "relay-not-delivered-uncopyable"),
     };
     tracing::info!(ticket_id = ticket.id.0, "agent message not relayed: {notice}");
     desk.tell_topic(Some(thread), Some(msg.id), notice).await?;

@@ -47,7 +47,13 @@ async fn a_ticket_goes_from_intake_to_topic_and_both_ways() {
     let opened = bot.wait_for_customer_message(&customer, 2, |_| true).await;
     assert!(opened.body().unwrap_or_default().starts_with("Ticket #1 opened."), "{:?}", opened.body());
 
-    // A topic named per DESIGN §7, whose first message is the pinned note.
+    // A topic named per DESIGN §7, whose first message is the pinned note
+    // (the topic is set up in the ticket's own lane, beside the reply).
+    sim.wait_for(
+        |s| s.topics().iter().any(|t| s.pinned(SUPPORT_GROUP_ID, Some(t.thread_id)).is_some()),
+        Duration::from_secs(10),
+    )
+    .await;
     let topics = sim.topics();
     assert_eq!(topics.len(), 1, "{topics:?}");
     let topic = &topics[0];

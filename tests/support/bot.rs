@@ -35,6 +35,9 @@ pub fn config(sim: &BotApiSim, db: &TestDb, env: &[(String, String)]) -> Config 
     for (k, v) in env {
         vars.insert(k.clone(), v.clone());
     }
+    // The simulator enforces no flood limits unless a test asks it to; the
+    // tests about limits turn both on.
+    vars.entry("RATE_LIMITS".to_owned()).or_insert_with(|| "off".to_owned());
     vars.entry("HTTP_ADDR".to_owned()).or_insert_with(|| format!("127.0.0.1:{}", free_port()));
     Config::from_lookup(|name| vars.get(name).cloned()).expect("test configuration is valid")
 }

@@ -1,0 +1,326 @@
+//! Delivery (DESIGN §9): everything the bot sends goes through the durable
+//! outbox and the flood-control [`limiter`].
+//!
+//! 1. A handler (or a background task) pushes a [`Job`] into the outbox. An
+//!    effect of an update carries a dedupe key `"<update id>:<n>"`, so a
+//!    replayed update (after a crash) enqueues nothing twice.
+//! 2. The [`worker`] sends jobs lane by lane: a lane is a ticket's topic or a
+//!    customer's chat, sent one job at a time in id order, so each
+//!    conversation arrives in the order it was written. Lanes run
+//!    concurrently.
+//! 3. Every Bot API call of a job goes through [`Courier::call`]: it waits for
+//!    the limiter (premium first), honours `429 retry_after` exactly, retries
+//!    network errors and 5xx with backoff, and returns only permanent errors.
+//! 4. A job is marked done right after Telegram accepted it. The one window
+//!    where a crash duplicates a message is between Telegram's answer and
+//!    that local write (see README, "Delivery guarantees").
+
+pub mod limiter;
+pub mod worker;
+
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+use teloxide::{RequestError, types::InlineKeyboardMarkup};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    clock::SharedClock,
+    domain::Tier,
+    storage::{NewOutboxRow, Storage, StorageResult, Ticket},
+    telegram::retry::{error_code, is_transient},
+    telemetry::{self, names},
+};
+pub use limiter::{Cost, Limiter, Limits};
+
+/// One unit of outbound work. Stored as JSON in the outbox; the `kind` tag
+/// and field names are a storage format: add fields with defaults only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Text to any chat (a customer, a topic, General), maybe with buttons.
+    Text {
+        chat: i64,
+        #[serde(default)]
+        thread: Option<i32>,
+        #[serde(default)]
+        reply_to: Option<i32>,
+        text: String,
+        #[serde(default)]
+        buttons: Option<InlineKeyboardMarkup>,
+    },
+    /// Text into a ticket's topic, wherever that topic is when it is sent.
+    TopicText {
+        ticket: i64,
+        #[serde(default)]
+        reply_to: Option<i32>,
+        text: String,
+    },
+    /// A ticket's topic and pinned internal note; `unpin` is the note the
+    /// new one replaces (after a re-assignment).
+    Publish {
+        ticket: i64,
+        #[serde(default)]
+        unpin: Option<i32>,
+    },
+    /// A customer's message copied into the ticket's topic.
+    ToTopic { ticket: i64, from_chat: i64, message: i32 },
+    /// An agent's message copied to the customer.
+    ToCustomer { ticket: i64, from_chat: i64, message: i32, thread: i32 },
+    /// Close (`open: false`) or reopen the ticket's topic.
+    TopicState { ticket: i64, open: bool },
+}
+
+impl Job {
+    /// A short name, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Text { .. } => "text",
+            Job::TopicText { .. } => "topic_text",
+            Job::Publish { .. } => "publish",
+            Job::ToTopic { .. } => "to_topic",
+            Job::ToCustomer { .. } => "to_customer",
+            Job::TopicState { .. } => "topic_state",
+        }
+    }
+}
+
+/// Lane names: jobs in one lane are sent in order.
+pub mod lane {
+    /// Everything posted into a ticket's topic (and the topic itself).
+    pub fn ticket(id: i64) -> String {
+        format!("t:{id}")
+    }
+
+    /// A chat outside tickets: a customer's private chat, or a group topic.
+    pub fn chat(chat: i64, thread: Option<i32>) -> String {
+        match thread {
+            Some(t) => format!("c:{chat}:{t}"),
+            None => format!("c:{chat}"),
+        }
+    }
+}
+
+/// Premium work is sent first when the bot must wait.
+pub fn priority_of(ticket: &Ticket) -> i32 {
+    match ticket.tier {
+        Some(Tier::Premium) => 0,
+        _ => 1,
+    }
+}
+
+/// The default priority of work not tied to a premium ticket.
+pub const NORMAL: i32 = 1;
+
+tokio::task_local! {
+    static ORIGIN: Origin;
+}
+
+/// The update being handled, for dedupe keys of its effects.
+struct Origin {
+    update_id: i64,
+    effects: AtomicU32,
+}
+
+/// Runs `handler` as the handling of `update_id`: what it pushes into the
+/// outbox is keyed by the update, so running it again pushes nothing twice.
+pub async fn as_effect_of<F: Future>(update_id: i64, handler: F) -> F::Output {
+    ORIGIN.scope(Origin { update_id, effects: AtomicU32::new(0) }, handler).await
+}
+
+/// Handle for pushing jobs; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    storage: Storage,
+    clock: SharedClock,
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
+    /// Builds the handle; [`worker::run`] waits on the same `wake`.
+    pub fn new(storage: Storage, clock: SharedClock) -> Self {
+        Self { storage, clock, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Signalled whenever a job is pushed.
+    pub fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Stores `job` in `lane`. Returns whether it was new (a replayed
+    /// update's effects were stored before and are not stored again).
+    pub async fn push(
+        &self,
+        lane: &str,
+        priority: i32,
+        ticket: Option<i64>,
+        job: &Job,
+    ) -> StorageResult<bool> {
+        let json = serde_json::to_string(job)
+            .map_err(|e| crate::storage::StorageError::Corrupt(format!("cannot encode a job: {e}")))?;
+        let key = ORIGIN
+            .try_with(|origin| {
+                format!("{}:{}", origin.update_id, origin.effects.fetch_add(1, Ordering::Relaxed))
+            })
+            .ok();
+        let row = NewOutboxRow {
+            lane,
+            priority,
+            job: &json,
+            dedupe_key: key.as_deref(),
+            ticket_id: ticket,
+            created_at: self.clock.now_ms(),
+        };
+        let id = self.storage.outbox_push(&row).await?;
+        match id {
+            Some(id) => {
+                tracing::debug!(outbox_id = id, lane, kind = job.kind(), "queued");
+                self.wake.notify_one();
+                Ok(true)
+            }
+            None => {
+                tracing::info!(
+                    lane,
+                    kind = job.kind(),
+                    key,
+                    "already queued before a restart; not queued twice"
+                );
+                Ok(false)
+            }
+        }
+    }
+
+    /// Pushes text for a ticket's topic.
+    pub async fn topic_text(
+        &self,
+        ticket: &Ticket,
+        reply_to: Option<i32>,
+        text: String,
+    ) -> StorageResult<bool> {
+        let job = Job::TopicText { ticket: ticket.id.0, reply_to, text };
+        self.push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job).await
+    }
+
+    /// Pushes text for a ticket's customer.
+    pub async fn customer_text(&self, ticket: &Ticket, text: String) -> StorageResult<bool> {
+        let chat = ticket.customer_chat_id;
+        let job = Job::Text { chat, thread: None, reply_to: None, text, buttons: None };
+        self.push(&lane::chat(chat, None), priority_of(ticket), Some(ticket.id.0), &job).await
+    }
+
+    /// Pushes text for any chat.
+    pub async fn text(
+        &self,
+        chat: i64,
+        thread: Option<i32>,
+        reply_to: Option<i32>,
+        text: String,
+        buttons: Option<InlineKeyboardMarkup>,
+    ) -> StorageResult<bool> {
+        let job = Job::Text { chat, thread, reply_to, text, buttons };
+        self.push(&lane::chat(chat, thread), NORMAL, None, &job).await
+    }
+}
+
+/// Why a call did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The bot is stopping; the job stays in the outbox for the next start.
+    #[error("stopping")]
+    Stopped,
+    /// Telegram refused for good (or the attempts ran out).
+    #[error(transparent)]
+    Refused(RequestError),
+}
+
+/// Makes Bot API calls for outbox jobs: flood control, `429`, retries.
+#[derive(Clone, Debug)]
+pub struct Courier {
+    limiter: Limiter,
+    shutdown: CancellationToken,
+}
+
+/// Backoff after a network error or a 5xx; doubles up to the cap.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Who a call is made for, for the limiter's order.
+#[derive(Clone, Copy, Debug)]
+pub struct Turn {
+    pub priority: i32,
+    pub seq: i64,
+}
+
+impl Courier {
+    /// A courier whose waits end when `shutdown` is cancelled.
+    pub fn new(limiter: Limiter, shutdown: CancellationToken) -> Self {
+        Self { limiter, shutdown }
+    }
+
+    /// Calls `call` for `chat` until it succeeds or fails permanently.
+    /// Network errors and 5xx are retried with backoff (forever: nothing is
+    /// given up for a transient fault); `429` blocks the chat for exactly
+    /// `retry_after`, for every lane.
+    pub async fn call<T, F, Fut>(
+        &self,
+        what: &'static str,
+        chat: i64,
+        cost: Cost,
+        turn: Turn,
+        mut call: F,
+    ) -> Result<T, CallError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, RequestError>>,
+    {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => return Err(CallError::Stopped),
+                _ = self.limiter.acquire(chat, cost, turn.priority, turn.seq) => {}
+            }
+            let error = match call().await {
+                Ok(value) => {
+                    telemetry::bot_api_ok(chrono::Utc::now().timestamp_millis());
+                    return Ok(value);
+                }
+                Err(error) => error,
+            };
+            metrics::counter!(names::BOT_API_ERRORS, "method" => what, "code" => error_code(&error))
+                .increment(1);
+            let wait = match &error {
+                RequestError::RetryAfter(seconds) => {
+                    self.limiter.penalize(chat, seconds.duration());
+                    tracing::warn!(call = what, chat, retry_after = ?seconds.duration(), "Telegram asked to slow down");
+                    continue;
+                }
+                error if is_transient(error) => backoff,
+                _ => return Err(CallError::Refused(error)),
+            };
+            tracing::warn!(call = what, chat, retry_in = ?wait, %error, "Bot API call failed; retrying");
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return Err(CallError::Stopped),
+                _ = tokio::time::sleep(wait) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+/// Why a job could not be finished now.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+}

@@ -1,0 +1,252 @@
+//! The outbox worker: reads pending jobs, runs them lane by lane, marks them.
+//!
+//! Memory stays bounded: at most [`MAX_IN_FLIGHT_JOBS`] jobs are read from
+//! the database at a time; the rest wait there.
+
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
+
+use tokio::{sync::mpsc, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::{CallError, Job, Outbox};
+use crate::{
+    clock::SharedClock,
+    config::DatabaseUrl,
+    storage::{OutboxRow, Storage},
+    telemetry::names,
+    tickets::TicketDesk,
+};
+
+/// Jobs held in memory at most.
+pub const MAX_IN_FLIGHT_JOBS: usize = 2048;
+/// How often the worker looks for jobs pushed by other instances.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// How often every pending job is re-read (a PostgreSQL row can commit after
+/// a row with a higher id was read).
+const RESCAN_INTERVAL: Duration = Duration::from_secs(5);
+/// Back-off while the database is unreachable.
+const DB_BACKOFF: Duration = Duration::from_secs(1);
+
+/// How a job ended.
+#[derive(Debug)]
+pub enum Delivered {
+    /// Telegram accepted it (or there was nothing left to do).
+    Done,
+    /// Telegram refused for good; the reason is recorded and shown to agents.
+    Refused { refusal: crate::tickets::Refusal, detail: String },
+}
+
+struct LaneHandle {
+    sender: mpsc::UnboundedSender<OutboxRow>,
+    pending: usize,
+}
+
+/// Runs the outbox until `shutdown`. Only one instance per database sends
+/// (a PostgreSQL advisory lock); the others stand by.
+pub async fn run(
+    desk: TicketDesk,
+    outbox: Outbox,
+    storage: Storage,
+    database: DatabaseUrl,
+    clock: SharedClock,
+    shutdown: CancellationToken,
+) {
+    let Some(_lock) = sender_lock(&storage, &database, &shutdown).await else { return };
+    let wake = outbox.wake();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(i64, String)>();
+    let mut lanes: HashMap<String, LaneHandle> = HashMap::new();
+    let mut in_flight: HashSet<i64> = HashSet::new();
+    let mut tasks = JoinSet::new();
+    let mut cursor = 0_i64;
+    let mut rescan = tokio::time::interval(RESCAN_INTERVAL);
+    let mut full = true;
+    let mut fetch = true;
+    loop {
+        let room = MAX_IN_FLIGHT_JOBS.saturating_sub(in_flight.len());
+        if fetch && room > 0 {
+            fetch = false;
+            let after = if full { 0 } else { cursor };
+            match storage.outbox_pending(after, i64::try_from(room).unwrap_or(i64::MAX)).await {
+                Ok(rows) => {
+                    full = false;
+                    for row in rows {
+                        cursor = cursor.max(row.id);
+                        if !in_flight.insert(row.id) {
+                            continue;
+                        }
+                        let lane = lanes.entry(row.lane.clone()).or_insert_with(|| {
+                            let (sender, receiver) = mpsc::unbounded_channel();
+                            let runner = LaneRunner {
+                                desk: desk.clone(),
+                                storage: storage.clone(),
+                                clock: clock.clone(),
+                                done: done_tx.clone(),
+                                shutdown: shutdown.clone(),
+                            };
+                            tasks.spawn(runner.run(receiver));
+                            LaneHandle { sender, pending: 0 }
+                        });
+                        lane.pending += 1;
+                        let _ = lane.sender.send(row);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the outbox; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(DB_BACKOFF) => {}
+                    }
+                    continue;
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = wake.notified() => fetch = true,
+            _ = tokio::time::sleep(POLL_INTERVAL) => fetch = true,
+            _ = rescan.tick() => { full = true; fetch = true; }
+            finished = done_rx.recv() => {
+                // A full worker looks for more as soon as there is room.
+                fetch |= in_flight.len() >= MAX_IN_FLIGHT_JOBS;
+                let mut next = finished;
+                while let Some((id, lane)) = next {
+                    in_flight.remove(&id);
+                    if let Some(handle) = lanes.get_mut(&lane) {
+                        handle.pending -= 1;
+                        if handle.pending == 0 {
+                            lanes.remove(&lane);
+                        }
+                    }
+                    next = done_rx.try_recv().ok();
+                }
+            }
+        }
+        while let Some(result) = tasks.try_join_next() {
+            if let Err(error) = result {
+                tracing::error!(%error, "an outbox lane failed");
+            }
+        }
+    }
+    // Let each lane finish the call it is in (its waits end at once), so a
+    // message Telegram accepted is marked before the process exits.
+    lanes.clear();
+    while let Some(result) = tasks.join_next().await {
+        if let Err(error) = result {
+            tracing::error!(%error, "an outbox lane failed");
+        }
+    }
+}
+
+struct LaneRunner {
+    desk: TicketDesk,
+    storage: Storage,
+    clock: SharedClock,
+    done: mpsc::UnboundedSender<(i64, String)>,
+    shutdown: CancellationToken,
+}
+
+impl LaneRunner {
+    async fn run(self, mut rows: mpsc::UnboundedReceiver<OutboxRow>) {
+        while let Some(row) = rows.recv().await {
+            if self.shutdown.is_cancelled() {
+                return;
+            }
+            let id = row.id;
+            let lane = row.lane.clone();
+            if !self.send(row).await {
+                return; // Stopping: the job stays pending for the next start.
+            }
+            let _ = self.done.send((id, lane));
+        }
+    }
+
+    /// Runs one job and records how it ended; `false` when stopping.
+    async fn send(&self, row: OutboxRow) -> bool {
+        let job: Job = match serde_json::from_str(&row.job) {
+            Ok(job) => job,
+            Err(error) => {
+                tracing::error!(outbox_id = row.id, %error, "stored job does not decode; giving up on it");
+                return self.record(row.id, "undecodable", Err(format!("undecodable job: {error}"))).await;
+            }
+        };
+        let kind = job.kind();
+        loop {
+            let outcome = match self.desk.deliver(&job, row.priority, row.id).await {
+                Ok(Delivered::Done) => Ok(()),
+                Ok(Delivered::Refused { refusal, detail }) => {
+                    tracing::error!(
+                        outbox_id = row.id,
+                        lane = row.lane,
+                        kind,
+                        detail,
+                        "Telegram refused a message for good"
+                    );
+                    self.desk.surface_failure(&job, refusal, &detail).await;
+                    Err(detail)
+                }
+                Err(super::DeliveryError::Call(CallError::Stopped)) => return false,
+                Err(error) => {
+                    // The database failed mid-job: try the job again.
+                    tracing::warn!(outbox_id = row.id, %error, "outbox job interrupted; retrying");
+                    if let Err(error) = self.storage.outbox_retrying(row.id, &error.to_string()).await {
+                        tracing::debug!(%error, "cannot record the retry");
+                    }
+                    tokio::select! {
+                        _ = self.shutdown.cancelled() => return false,
+                        _ = tokio::time::sleep(DB_BACKOFF) => continue,
+                    }
+                }
+            };
+            return self.record(row.id, kind, outcome).await;
+        }
+    }
+
+    async fn record(&self, id: i64, kind: &'static str, outcome: Result<(), String>) -> bool {
+        let label = if outcome.is_ok() { "sent" } else { "refused" };
+        metrics::counter!(names::DELIVERIES, "kind" => kind, "outcome" => label).increment(1);
+        loop {
+            let now = self.clock.now_ms();
+            let written = match &outcome {
+                Ok(()) => self.storage.outbox_done(id, now).await,
+                Err(reason) => self.storage.outbox_failed(id, now, reason).await,
+            };
+            match written {
+                Ok(()) => return true,
+                Err(error) => {
+                    // Not marked: keep trying, or it would be sent again.
+                    tracing::error!(outbox_id = id, %error, "cannot mark an outbox job; retrying");
+                    tokio::time::sleep(DB_BACKOFF).await;
+                }
+            }
+        }
+    }
+}
+
+/// How often a standby instance checks whether the sender went away.
+const STANDBY_RETRY: Duration = Duration::from_secs(3);
+
+async fn sender_lock(
+    storage: &Storage,
+    database: &DatabaseUrl,
+    shutdown: &CancellationToken,
+) -> Option<crate::storage::PollerLock> {
+    let mut announced = false;
+    loop {
+        match storage.try_sender_lock(database).await {
+            Ok(Some(lock)) => return Some(lock),
+            Ok(None) if !announced => {
+                tracing::info!("another instance sends the outbox; standing by");
+                announced = true;
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "cannot check the outbox lock; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep(STANDBY_RETRY) => {}
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The durable outbox (DESIGN §9): what the bot is going to send, written
+//! before it is sent and marked done once Telegram accepted it.
+
+use super::{Storage, StorageResult, with_pool};
+
+/// A row to add to the outbox.
+#[derive(Clone, Debug)]
+pub struct NewOutboxRow<'a> {
+    /// Rows of one lane are sent one at a time, in id order.
+    pub lane: &'a str,
+    /// 0 is sent first when the bot must wait (premium), then 1, …
+    pub priority: i32,
+    /// The job, as JSON.
+    pub job: &'a str,
+    /// Makes the insert idempotent (`None`: always insert).
+    pub dedupe_key: Option<&'a str>,
+    pub ticket_id: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A row waiting to be sent.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub lane: String,
+    pub priority: i32,
+    pub job: String,
+    pub attempts: i32,
+}
+
+/// Counts of the outbox by state, for `/metrics` and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: i64,
+    pub failed: i64,
+}
+
+impl Storage {
+    /// Adds a row; `None` when its dedupe key was already used (the effect
+    /// of a replayed update that was enqueued before the crash).
+    pub async fn outbox_push(&self, row: &NewOutboxRow<'_>) -> StorageResult<Option<i64>> {
+        let id: Option<(i64,)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "INSERT INTO outbox (lane, priority, job, dedupe_key, ticket_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+            )
+            .bind(row.lane)
+            .bind(row.priority)
+            .bind(row.job)
+            .bind(row.dedupe_key)
+            .bind(row.ticket_id)
+            .bind(row.created_at)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(id.map(|(id,)| id))
+    }
+
+    /// Pending rows with an id above `after`, in id order.
+    pub async fn outbox_pending(&self, after: i64, limit: i64) -> StorageResult<Vec<OutboxRow>> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, lane, priority, job, attempts FROM outbox \
+                 WHERE done_at IS NULL AND failed_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows)
+    }
+
+    /// Marks a row sent.
+    pub async fn outbox_done(&self, id: i64, now_ms: i64) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE outbox SET done_at = $2, attempts = attempts + 1 WHERE id = $1")
+                .bind(id)
+                .bind(now_ms)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Marks a row given up: Telegram refused it for good.
+    pub async fn outbox_failed(&self, id: i64, now_ms: i64, error: &str) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE outbox SET failed_at = $2, error = $3, attempts = attempts + 1 WHERE id = $1")
+                .bind(id)
+                .bind(now_ms)
+                .bind(error)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Records a failed attempt that will be retried.
+    pub async fn outbox_retrying(&self, id: i64, error: &str) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE outbox SET error = $2, attempts = attempts + 1 WHERE id = $1")
+                .bind(id)
+                .bind(error)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Pending and failed rows.
+    pub async fn outbox_counts(&self) -> StorageResult<OutboxCounts> {
+        let (pending, failed): (i64, i64) = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT \
+                   (SELECT COUNT(*) FROM outbox WHERE done_at IS NULL AND failed_at IS NULL), \
+                   (SELECT COUNT(*) FROM outbox WHERE failed_at IS NOT NULL)",
+            )
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(OutboxCounts { pending, failed })
+    }
+
+    /// Whether a lane has rows waiting (the topic repair task leaves such
+    /// tickets to the worker).
+    pub async fn outbox_lane_busy(&self, lane: &str) -> StorageResult<bool> {
+        let row: Option<(i64,)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id FROM outbox WHERE lane = $1 AND done_at IS NULL AND failed_at IS NULL LIMIT 1",
+            )
+            .bind(lane)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row.is_some())
+    }
+
+    /// Deletes finished rows created before `before_ms`.
+    pub async fn outbox_prune(&self, before_ms: i64) -> StorageResult<u64> {
+        let result = with_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM outbox WHERE (done_at IS NOT NULL OR failed_at IS NOT NULL) AND created_at < $1",
+            )
+            .bind(before_ms)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(result)
+    }
+}

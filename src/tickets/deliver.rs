@@ -1,0 +1,431 @@
+//! The sending side of tickets: the outbox worker runs each [`Job`] here.
+//! Every Bot API call goes through the [`Courier`](crate::delivery::Courier)
+//! (flood control, `429`, retries); what comes back is either success or a
+//! permanent refusal, which is recorded and shown to the agents.
+
+use teloxide::{
+    ApiError, RequestError,
+    prelude::*,
+    types::{InlineKeyboardMarkup, MessageId, ParseMode, ReplyParameters, Rgb, ThreadId},
+};
+
+use super::{GROUP_LANG, TicketDesk, note};
+use crate::{
+    delivery::{CallError, Cost, DeliveryError, Job, Turn, worker::Delivered},
+    domain::{TicketId, TicketStatus},
+    storage::Ticket,
+};
+
+fn topic_error(error: &RequestError) -> Option<&str> {
+    match error {
+        RequestError::Api(ApiError::Unknown(d)) => Some(d.as_str()),
+        _ => None,
+    }
+}
+
+fn is_topic_closed(error: &RequestError) -> bool {
+    topic_error(error).is_some_and(|d| d.contains("TOPIC_CLOSED"))
+}
+
+fn is_topic_gone(error: &RequestError) -> bool {
+    topic_error(error).is_some_and(|d| d.contains("message thread not found") || d.contains("TOPIC_DELETED"))
+}
+
+fn is_unreachable(error: &RequestError) -> bool {
+    matches!(
+        error,
+        RequestError::Api(ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::ChatNotFound)
+    )
+}
+
+fn is_uncopyable(error: &RequestError) -> bool {
+    topic_error(error).is_some_and(|d| d.contains("can't be copied") || d.contains("MESSAGE_ID_INVALID"))
+}
+
+fn refused(error: RequestError) -> DeliveryError {
+    DeliveryError::Call(CallError::Refused(error))
+}
+
+/// Why Telegram refused a job for good, as agents are told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The customer blocked the bot or deleted their account.
+    Unreachable,
+    /// This kind of message cannot be copied.
+    Uncopyable,
+    /// Anything else (missing rights, bad request).
+    Other,
+}
+
+impl Refusal {
+    fn of(error: &RequestError) -> Self {
+        if is_unreachable(error) {
+            Refusal::Unreachable
+        } else if is_uncopyable(error) {
+            Refusal::Uncopyable
+        } else {
+            Refusal::Other
+        }
+    }
+}
+
+impl TicketDesk {
+    /// Runs one outbox job. `Ok(Refused)` for a permanent refusal;
+    /// `Err(Stopped)` when the bot is stopping (the job stays queued).
+    pub async fn deliver(&self, job: &Job, priority: i32, seq: i64) -> Result<Delivered, DeliveryError> {
+        let turn = Turn { priority, seq };
+        let result = match job {
+            Job::Text { chat, thread, reply_to, text, buttons } => {
+                self.send_text(*chat, *thread, *reply_to, text, buttons.as_ref(), turn).await.map(|_| ())
+            }
+            Job::TopicText { ticket, reply_to, text } => {
+                self.topic_text(*ticket, *reply_to, text, turn).await
+            }
+            Job::Publish { ticket, unpin } => match self.storage.ticket(TicketId(*ticket)).await? {
+                Some(found) => self.ensure_topic(found, *unpin, turn).await.map(|_| ()),
+                None => Ok(()),
+            },
+            Job::ToTopic { ticket, from_chat, message } => {
+                self.copy_to_topic(*ticket, *from_chat, *message, turn).await
+            }
+            Job::ToCustomer { ticket, from_chat, message, .. } => {
+                self.copy_to_customer(*ticket, *from_chat, *message, turn).await
+            }
+            Job::TopicState { ticket, open } => self.topic_state(*ticket, *open, turn).await,
+        };
+        match result {
+            Ok(()) => Ok(Delivered::Done),
+            Err(DeliveryError::Call(CallError::Refused(error))) => {
+                Ok(Delivered::Refused { refusal: Refusal::of(&error), detail: error.to_string() })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Tells people about a job Telegram refused for good: agents in the
+    /// ticket's topic (or General), the customer when their message could
+    /// not be copied. Notices about notices are only logged.
+    pub async fn surface_failure(&self, job: &Job, refusal: Refusal, detail: &str) {
+        let ticket_id = match job {
+            Job::ToCustomer { ticket, .. } | Job::ToTopic { ticket, .. } | Job::Publish { ticket, .. } => {
+                *ticket
+            }
+            Job::Text { .. } | Job::TopicText { .. } | Job::TopicState { .. } => return,
+        };
+        let ticket = match self.storage.ticket(TicketId(ticket_id)).await {
+            Ok(Some(ticket)) => ticket,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(ticket_id, %error, "cannot load the ticket to report a refused message");
+                return;
+            }
+        };
+        let pushed = match (job, refusal) {
+            (Job::ToCustomer { message, .. }, Refusal::Unreachable) => {
+                let text = self.i18n.t(GROUP_LANG, "relay-not-delivered-blocked");
+                self.outbox.topic_text(&ticket, Some(*message), text).await
+            }
+            (Job::ToCustomer { message, .. }, Refusal::Uncopyable) => {
+                let text = self.i18n.t(GROUP_LANG, "relay-not-delivered-uncopyable");
+                self.outbox.topic_text(&ticket, Some(*message), text).await
+            }
+            (Job::ToCustomer { message, .. }, Refusal::Other) => {
+                let text = self.i18n.t_args(GROUP_LANG, "relay-not-delivered", &[("reason", detail.into())]);
+                self.outbox.topic_text(&ticket, Some(*message), text).await
+            }
+            (Job::ToTopic { .. }, Refusal::Uncopyable) => {
+                let lang = crate::i18n::Lang::from_code(Some(&ticket.language));
+                self.outbox.customer_text(&ticket, self.i18n.t(lang, "unsupported-message")).await
+            }
+            _ => {
+                let args = [("id", ticket_id.into()), ("reason", detail.into())];
+                let text = self.i18n.t_args(GROUP_LANG, "delivery-failed-topic", &args);
+                self.outbox.text(self.config.support_group.0, None, None, text, None).await
+            }
+        };
+        if let Err(error) = pushed {
+            tracing::warn!(ticket_id, %error, "cannot queue the notice about a refused message");
+        }
+    }
+
+    async fn send_text(
+        &self,
+        chat: i64,
+        thread: Option<i32>,
+        reply_to: Option<i32>,
+        text: &str,
+        buttons: Option<&InlineKeyboardMarkup>,
+        turn: Turn,
+    ) -> Result<MessageId, DeliveryError> {
+        let sent = self
+            .courier
+            .call("sendMessage", chat, Cost::Message, turn, || {
+                let mut request = self.bot.send_message(ChatId(chat), text.to_owned());
+                if let Some(t) = thread {
+                    request = request.message_thread_id(ThreadId(MessageId(t)));
+                }
+                if let Some(id) = reply_to {
+                    request = request
+                        .reply_parameters(ReplyParameters::new(MessageId(id)).allow_sending_without_reply());
+                }
+                if let Some(markup) = buttons {
+                    request = request.reply_markup(markup.clone());
+                }
+                request.into_future()
+            })
+            .await?;
+        Ok(sent.id)
+    }
+
+    async fn assignee_name(&self, ticket: &Ticket) -> Option<String> {
+        let agent = ticket.assignee_id?;
+        match self.storage.agent_name(agent).await {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::warn!(ticket_id = ticket.id.0, %error, "cannot look up the assignee's name");
+                None
+            }
+        }
+    }
+
+    /// Makes sure the ticket has its forum topic and its pinned internal
+    /// note; with `unpin`, posts a fresh note in place of that one.
+    async fn ensure_topic(
+        &self,
+        mut ticket: Ticket,
+        unpin: Option<i32>,
+        turn: Turn,
+    ) -> Result<Ticket, DeliveryError> {
+        let group = self.config.support_group;
+        let ticket_id = ticket.id.0;
+        let thread = match ticket.thread_id {
+            Some(thread) => thread,
+            None => {
+                let name = note::topic_name(&self.i18n, GROUP_LANG, &ticket);
+                let color = Rgb::from_u32(note::topic_color(ticket.tier));
+                let topic = self
+                    .courier
+                    .call("createForumTopic", group.0, Cost::Message, turn, || {
+                        self.bot.create_forum_topic(group, name.clone()).icon_color(color).into_future()
+                    })
+                    .await?;
+                let thread = topic.thread_id.0.0;
+                self.storage.set_ticket_thread(ticket.id, thread).await?;
+                ticket.thread_id = Some(thread);
+                tracing::info!(ticket_id, thread_id = thread, "ticket topic created");
+                thread
+            }
+        };
+        let replacing = unpin.is_some() && ticket.note_message_id == unpin;
+        if ticket.note_message_id.is_some() && !replacing {
+            return Ok(ticket);
+        }
+        let first_note = ticket.note_message_id.is_none();
+        let assignee = self.assignee_name(&ticket).await;
+        let html = note::render_note(&self.i18n, GROUP_LANG, &ticket, assignee.as_deref());
+        let sent = self
+            .courier
+            .call("sendMessage", group.0, Cost::Message, turn, || {
+                self.bot
+                    .send_message(group, html.clone())
+                    .message_thread_id(ThreadId(MessageId(thread)))
+                    .parse_mode(ParseMode::Html)
+                    .into_future()
+            })
+            .await?;
+        self.storage.set_ticket_note(ticket.id, sent.id.0).await?;
+        ticket.note_message_id = Some(sent.id.0);
+        let pinned = self
+            .courier
+            .call("pinChatMessage", group.0, Cost::Free, turn, || {
+                self.bot.pin_chat_message(group, sent.id).disable_notification(true).into_future()
+            })
+            .await;
+        match pinned {
+            Err(CallError::Stopped) => return Err(CallError::Stopped.into()),
+            // The note is there; only the pin is missing. Tell the operator why.
+            Err(error) => {
+                tracing::warn!(ticket_id, %error, "could not pin the internal note (does the bot have the 'pin messages' right?)")
+            }
+            Ok(_) => {}
+        }
+        if let Some(old) = unpin.filter(|_| replacing) {
+            let unpinned = self
+                .courier
+                .call("unpinChatMessage", group.0, Cost::Free, turn, || {
+                    self.bot.unpin_chat_message(group).message_id(MessageId(old)).into_future()
+                })
+                .await;
+            if let Err(error) = unpinned {
+                tracing::debug!(ticket_id, %error, "could not unpin the old note");
+            }
+        }
+        if first_note && ticket.description_has_media {
+            let copied = self
+                .copy(group.0, Some(thread), ticket.customer_chat_id, ticket.description_message_id, turn)
+                .await;
+            match copied {
+                Err(DeliveryError::Call(CallError::Refused(error))) => {
+                    tracing::warn!(ticket_id, %error, "could not copy the description's attachment into the topic");
+                }
+                Err(other) => return Err(other),
+                Ok(_) => {}
+            }
+        }
+        Ok(ticket)
+    }
+
+    async fn copy(
+        &self,
+        to: i64,
+        thread: Option<i32>,
+        from: i64,
+        message: i32,
+        turn: Turn,
+    ) -> Result<MessageId, DeliveryError> {
+        let copied = self
+            .courier
+            .call("copyMessage", to, Cost::Message, turn, || {
+                let request = self.bot.copy_message(ChatId(to), ChatId(from), MessageId(message));
+                let request = match thread {
+                    Some(t) => request.message_thread_id(ThreadId(MessageId(t))),
+                    None => request,
+                };
+                request.into_future()
+            })
+            .await?;
+        Ok(copied)
+    }
+
+    /// Repairs a topic that refused a post: reopens one closed by hand,
+    /// recreates one deleted by hand. `false` if the error is not about that.
+    async fn repair_after(
+        &self,
+        ticket: &mut Ticket,
+        error: &RequestError,
+        turn: Turn,
+    ) -> Result<bool, DeliveryError> {
+        let group = self.config.support_group;
+        if ticket.status != TicketStatus::Open {
+            return Ok(false);
+        }
+        if is_topic_closed(error)
+            && let Some(thread) = ticket.thread_id
+        {
+            tracing::info!(
+                ticket_id = ticket.id.0,
+                "topic was closed by hand while the ticket is open; reopening it"
+            );
+            self.courier
+                .call("reopenForumTopic", group.0, Cost::Free, turn, || {
+                    self.bot.reopen_forum_topic(group, ThreadId(MessageId(thread))).into_future()
+                })
+                .await?;
+            return Ok(true);
+        }
+        if is_topic_gone(error) {
+            tracing::warn!(ticket_id = ticket.id.0, "ticket topic was deleted; creating a new one");
+            self.storage.reset_ticket_topic(ticket.id).await?;
+            ticket.thread_id = None;
+            ticket.note_message_id = None;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn copy_to_topic(
+        &self,
+        ticket: i64,
+        from_chat: i64,
+        message: i32,
+        turn: Turn,
+    ) -> Result<(), DeliveryError> {
+        let Some(mut ticket) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
+        for attempt in 0..2 {
+            ticket = self.ensure_topic(ticket, None, turn).await?;
+            let thread = ticket.thread_id;
+            match self.copy(self.config.support_group.0, thread, from_chat, message, turn).await {
+                Ok(_) => return Ok(()),
+                Err(DeliveryError::Call(CallError::Refused(error)))
+                    if attempt == 0 && self.repair_after(&mut ticket, &error, turn).await? => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Err(refused(RequestError::Api(ApiError::Unknown("the ticket's topic could not be repaired".into()))))
+    }
+
+    async fn topic_text(
+        &self,
+        ticket: i64,
+        reply_to: Option<i32>,
+        text: &str,
+        turn: Turn,
+    ) -> Result<(), DeliveryError> {
+        let group = self.config.support_group.0;
+        let Some(mut ticket) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
+        for attempt in 0..2 {
+            if ticket.status == TicketStatus::Open {
+                ticket = self.ensure_topic(ticket, None, turn).await?;
+            }
+            match self.send_text(group, ticket.thread_id, reply_to, text, None, turn).await {
+                Ok(_) => return Ok(()),
+                Err(DeliveryError::Call(CallError::Refused(error)))
+                    if attempt == 0 && self.repair_after(&mut ticket, &error, turn).await? => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Err(refused(RequestError::Api(ApiError::Unknown("the ticket's topic could not be repaired".into()))))
+    }
+
+    async fn copy_to_customer(
+        &self,
+        ticket: i64,
+        from_chat: i64,
+        message: i32,
+        turn: Turn,
+    ) -> Result<(), DeliveryError> {
+        let Some(ticket) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
+        self.copy(ticket.customer_chat_id, None, from_chat, message, turn).await?;
+        if self.storage.record_first_response(ticket.id, self.now_ms()).await? {
+            tracing::info!(ticket_id = ticket.id.0, "first response");
+        }
+        Ok(())
+    }
+
+    async fn topic_state(&self, ticket: i64, open: bool, turn: Turn) -> Result<(), DeliveryError> {
+        let group = self.config.support_group;
+        let Some(ticket) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
+        let Some(thread) = ticket.thread_id else { return Ok(()) };
+        let thread = ThreadId(MessageId(thread));
+        let (what, result) = if open {
+            let r = self
+                .courier
+                .call("reopenForumTopic", group.0, Cost::Free, turn, || {
+                    self.bot.reopen_forum_topic(group, thread).into_future()
+                })
+                .await;
+            ("reopen", r)
+        } else {
+            let r = self
+                .courier
+                .call("closeForumTopic", group.0, Cost::Free, turn, || {
+                    self.bot.close_forum_topic(group, thread).into_future()
+                })
+                .await;
+            ("close", r)
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(CallError::Refused(error))
+                if topic_error(&error).is_some_and(|d| d.contains("TOPIC_NOT_MODIFIED")) =>
+            {
+                Ok(())
+            }
+            Err(CallError::Refused(error)) if is_topic_gone(&error) => {
+                tracing::info!(ticket_id = ticket.id.0, what, "the topic is gone; nothing to {what}");
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}
