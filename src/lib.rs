@@ -132,7 +132,10 @@ pub async fn run_with(
     background.spawn(routing::sweeper::run(sweeper, desk.clone(), config.sweep_interval, shutdown.clone()));
     background.spawn(maintenance(desk.clone(), storage.clone(), clock.clone(), shutdown.clone()));
     background.spawn(checkpoints(storage.clone(), shutdown.clone()));
-    let sender = tokio::spawn(delivery::worker::run(
+    // In a JoinSet of its own (dropping it aborts the worker, as for the
+    // other background tasks), stopped last.
+    let mut sender = JoinSet::new();
+    sender.spawn(delivery::worker::run(
         desk.clone(),
         outbox,
         storage.clone(),
@@ -184,8 +187,10 @@ pub async fn run_with(
     // Last, so the replies of the updates drained above are queued; what is
     // still waiting for Telegram stays in the outbox for the next start.
     sending.cancel();
-    if let Err(error) = sender.await {
-        tracing::error!(%error, "the outbox worker failed");
+    while let Some(result) = sender.join_next().await {
+        if let Err(error) = result {
+            tracing::error!(%error, "the outbox worker failed");
+        }
     }
     received.context("polling Telegram")?;
     tracing::info!("stopped");

@@ -7,6 +7,8 @@ mod support;
 
 mod bad_input;
 mod binary;
+mod crash;
+mod delivery;
 mod operations;
 mod premium_override;
 mod resilience;

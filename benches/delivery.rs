@@ -1,0 +1,2 @@
+//! Delivery throughput (being written).
+fn main() {}

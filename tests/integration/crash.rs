@@ -1,0 +1,1 @@
+//! SIGKILL crash-restart of the real binary (being written).

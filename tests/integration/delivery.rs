@@ -1,0 +1,1 @@
+//! Delivery guarantees end to end (being written).
