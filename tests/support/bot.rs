@@ -9,7 +9,7 @@ use topicdesk::{clock::SystemClock, config::Config};
 
 use super::{
     db::TestDb,
-    sim::{BotApiSim, SUPPORT_GROUP_ID, SimMessage, SimUser, TOKEN},
+    sim::{BotApiSim, RateLimits, SUPPORT_GROUP_ID, SimMessage, SimUser, TOKEN},
 };
 
 /// A running bot with its simulator and database.
@@ -19,6 +19,13 @@ pub struct TestBot {
     env: Vec<(String, String)>,
     shutdown: CancellationToken,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
+    /// Flood limits enforced by both the simulator and the bot.
+    limits: Option<topicdesk::delivery::Limits>,
+}
+
+fn per_second(window: topicdesk::delivery::limiter::Window) -> u32 {
+    assert_eq!(window.per, Duration::from_secs(1), "the simulator counts this limit per second");
+    window.count
 }
 
 /// The configuration a test bot runs with.
@@ -63,7 +70,8 @@ impl TestBot {
         if !env.iter().any(|(k, _)| k == "HTTP_ADDR") {
             env.push(("HTTP_ADDR".to_owned(), format!("127.0.0.1:{}", free_port())));
         }
-        let mut bot = TestBot { sim, db, env, shutdown: CancellationToken::new(), handle: None };
+        let mut bot =
+            TestBot { sim, db, env, shutdown: CancellationToken::new(), handle: None, limits: None };
         bot.launch().await;
         bot
     }
@@ -77,7 +85,8 @@ impl TestBot {
         let mut env: Vec<(String, String)> =
             env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         env.push(("HTTP_ADDR".to_owned(), format!("127.0.0.1:{}", free_port())));
-        let mut bot = TestBot { sim, db, env, shutdown: CancellationToken::new(), handle: None };
+        let mut bot =
+            TestBot { sim, db, env, shutdown: CancellationToken::new(), handle: None, limits: None };
         let config = config(&bot.sim, &bot.db, &bot.env);
         let storage = bot.db.storage.clone();
         let shutdown = bot.shutdown.clone();
@@ -87,8 +96,32 @@ impl TestBot {
         bot
     }
 
+    /// A bot on a fresh SQLite database whose simulator enforces `limits`
+    /// (Telegram's flood control, scaled for a test) and whose own limiter
+    /// is set to the same limits.
+    pub async fn start_limited(env: &[(&str, &str)], limits: topicdesk::delivery::Limits) -> TestBot {
+        topicdesk::telemetry::init_for_tests();
+        let db = TestDb::sqlite().await;
+        let sim = BotApiSim::start().await;
+        sim.set_rate_limits(RateLimits {
+            per_chat_per_sec: per_second(limits.per_chat),
+            per_group_per_min: limits.per_group.count * (60 / limits.per_group.per.as_secs().max(1)) as u32,
+            global_per_sec: per_second(limits.global),
+        });
+        let mut env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        env.push(("HTTP_ADDR".to_owned(), format!("127.0.0.1:{}", free_port())));
+        let mut bot =
+            TestBot { sim, db, env, shutdown: CancellationToken::new(), handle: None, limits: Some(limits) };
+        bot.launch().await;
+        bot
+    }
+
     async fn launch(&mut self) {
-        let config = config(&self.sim, &self.db, &self.env);
+        let mut config = config(&self.sim, &self.db, &self.env);
+        if let Some(limits) = self.limits {
+            config.rate_limits = topicdesk::config::RateLimitMode::Custom(limits);
+        }
         self.shutdown = CancellationToken::new();
         let storage = self.db.storage.clone();
         let shutdown = self.shutdown.clone();

@@ -2130,6 +2130,16 @@ impl State {
 
     /// Routes a (non-getUpdates) method to its handler.
     fn dispatch(&mut self, method: &str, p: &Params<'_>) -> ApiResult {
+        if method == "createForumTopic" {
+            // Creating a topic counts as a message in the group (Bot API FAQ).
+            let chat = self.resolve_chat(p, "chat_id")?;
+            self.rate_check(chat)?;
+            let r = self.topic_methods(method, p);
+            if r.is_ok() {
+                self.record_sent(chat);
+            }
+            return r;
+        }
         if SENDING_METHODS.contains(&method) {
             let chat = self.resolve_chat(p, "chat_id")?;
             self.rate_check(chat)?;
