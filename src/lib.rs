@@ -45,6 +45,8 @@ use crate::{
 /// How often tickets whose topic could not be created are retried, and the
 /// inbox pruned.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a stopping bot keeps sending what is already queued.
+const SEND_GRACE: Duration = Duration::from_secs(5);
 /// Handled inbox rows are kept this long (Telegram re-delivers for 24 h at most).
 const INBOX_RETENTION: Duration = Duration::from_secs(48 * 3600);
 
@@ -184,8 +186,20 @@ pub async fn run_with(
             tracing::error!(%error, "background task failed");
         }
     }
-    // Last, so the replies of the updates drained above are queued; what is
-    // still waiting for Telegram stays in the outbox for the next start.
+    // Last, so the replies of the updates drained above are queued. They get
+    // a few seconds to go out; what still waits (a long 429, a backlog under
+    // the group limit) stays in the outbox for the next start.
+    let grace = tokio::time::Instant::now() + SEND_GRACE;
+    while tokio::time::Instant::now() < grace {
+        match storage.outbox_counts().await {
+            Ok(counts) if counts.pending == 0 => break,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the outbox while stopping");
+                break;
+            }
+        }
+    }
     sending.cancel();
     while let Some(result) = sender.join_next().await {
         if let Err(error) = result {

@@ -4,8 +4,11 @@
 //! (premium first), then in the order they were queued.
 //!
 //! The windows are sliding, like Telegram's (and the simulator's): a send is
-//! allowed when fewer than `count` sends were granted in the last `per`. A
-//! small margin covers the time between our grant and Telegram's clock.
+//! allowed when fewer than `count` sends occupy the last `per`. A send
+//! occupies its window from the grant until `per` after Telegram *answered*
+//! (when the [`Permit`] is dropped), so a request delayed on the way cannot
+//! land closer to the next one than the window allows. A small margin is
+//! added on top.
 //!
 //! `429 retry_after` is honoured in both modes: [`Limiter::penalize`] blocks
 //! the chat until the time is up, and nothing is granted to it before.
@@ -61,34 +64,54 @@ fn margin(per: Duration) -> Duration {
     (per / 50).max(Duration::from_millis(15))
 }
 
-/// A sliding window of recent grants.
+/// A sliding window of recent sends.
 #[derive(Debug)]
 struct Slider {
     window: Window,
-    grants: VecDeque<Instant>,
+    /// Sends answered, by when they were answered (oldest first).
+    done: VecDeque<Instant>,
+    /// Sends granted and not answered yet: they occupy a slot until then.
+    in_flight: usize,
 }
 
 impl Slider {
     fn new(window: Window) -> Self {
-        Self { window, grants: VecDeque::new() }
+        Self { window, done: VecDeque::new(), in_flight: 0 }
     }
 
-    /// When the next grant is allowed.
-    fn ready_at(&mut self, now: Instant) -> Instant {
-        let span = self.window.per + margin(self.window.per);
-        while self.grants.front().is_some_and(|t| now.saturating_duration_since(*t) >= span) {
-            self.grants.pop_front();
+    fn span(&self) -> Duration {
+        self.window.per + margin(self.window.per)
+    }
+
+    /// When the next send is allowed; `None` if only an answer to a send in
+    /// flight can free a slot.
+    fn ready_at(&mut self, now: Instant) -> Option<Instant> {
+        let span = self.span();
+        while self.done.front().is_some_and(|t| now.saturating_duration_since(*t) >= span) {
+            self.done.pop_front();
         }
         let count = self.window.count.max(1) as usize;
-        if self.grants.len() < count { now } else { self.grants[self.grants.len() - count] + span }
+        let occupied = self.done.len() + self.in_flight;
+        if occupied < count {
+            return Some(now);
+        }
+        // Slots to free before one is available; answered sends expire oldest first.
+        let to_free = occupied - count + 1;
+        self.done.get(to_free - 1).map(|t| *t + span)
     }
 
-    fn record(&mut self, at: Instant) {
-        self.grants.push_back(at);
+    fn grant(&mut self) {
+        self.in_flight += 1;
+    }
+
+    fn answered(&mut self, at: Instant) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let position = self.done.partition_point(|t| *t <= at);
+        self.done.insert(position, at);
     }
 
     fn is_idle(&mut self, now: Instant) -> bool {
-        self.ready_at(now) <= now && self.grants.is_empty()
+        self.ready_at(now) == Some(now) && self.done.is_empty() && self.in_flight == 0
     }
 }
 
@@ -106,12 +129,32 @@ struct Request {
     reply: oneshot::Sender<()>,
 }
 
+enum Message {
+    Acquire(Key, Request),
+    Answered { chat: i64, at: Instant },
+}
+
+/// Held while a call is made; dropping it tells the limiter the call was
+/// answered (or abandoned), which starts its slot's window.
+#[must_use = "hold the permit until Telegram answered"]
+pub struct Permit {
+    answered: Option<(mpsc::UnboundedSender<Message>, i64)>,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Some((sender, chat)) = self.answered.take() {
+            let _ = sender.send(Message::Answered { chat, at: Instant::now() });
+        }
+    }
+}
+
 type Penalties = Arc<Mutex<HashMap<i64, Instant>>>;
 
 /// Handle to the limiter; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Limiter {
-    requests: Option<mpsc::UnboundedSender<(Key, Request)>>,
+    requests: Option<mpsc::UnboundedSender<Message>>,
     penalties: Penalties,
 }
 
@@ -148,18 +191,25 @@ impl Limiter {
     }
 
     /// Waits until a call to `chat` may be made. Lower `priority` goes
-    /// first; among equals, lower `seq`.
-    pub async fn acquire(&self, chat: i64, cost: Cost, priority: i32, seq: i64) {
+    /// first; among equals, lower `seq`. Hold the permit until the call is
+    /// answered.
+    pub async fn acquire(&self, chat: i64, cost: Cost, priority: i32, seq: i64) -> Permit {
         while let Some(until) = self.blocked_until(chat) {
             tokio::time::sleep_until(until).await;
         }
-        let Some(requests) = self.requests.as_ref().filter(|_| cost == Cost::Message) else { return };
+        let Some(requests) = self.requests.as_ref().filter(|_| cost == Cost::Message) else {
+            return Permit { answered: None };
+        };
         let (reply, granted) = oneshot::channel();
         let key = (priority, seq, next_tiebreak());
-        if requests.send((key, Request { chat, reply })).is_ok() {
-            // The scheduler checks the penalty again when granting. An error
-            // means it is gone (the runtime is shutting down).
-            let _ = granted.await;
+        if requests.send(Message::Acquire(key, Request { chat, reply })).is_err() {
+            // The scheduler is gone (the runtime is shutting down).
+            return Permit { answered: None };
+        }
+        match granted.await {
+            // The scheduler checked the penalty again when granting.
+            Ok(()) => Permit { answered: Some((requests.clone(), chat)) },
+            Err(_) => Permit { answered: None },
         }
     }
 }
@@ -177,25 +227,46 @@ struct Windows {
     groups: HashMap<i64, Slider>,
 }
 
+fn later(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    Some(a?.max(b?))
+}
+
 impl Windows {
-    fn ready_at(&mut self, chat: i64, now: Instant) -> Instant {
+    fn ready_at(&mut self, chat: i64, now: Instant) -> Option<Instant> {
         let limits = self.limits;
         let mut at = self.global.ready_at(now);
-        at = at.max(self.chats.entry(chat).or_insert_with(|| Slider::new(limits.per_chat)).ready_at(now));
+        at = later(at, self.chats.entry(chat).or_insert_with(|| Slider::new(limits.per_chat)).ready_at(now));
         if chat < 0 {
-            at = at
-                .max(self.groups.entry(chat).or_insert_with(|| Slider::new(limits.per_group)).ready_at(now));
+            at = later(
+                at,
+                self.groups.entry(chat).or_insert_with(|| Slider::new(limits.per_group)).ready_at(now),
+            );
         }
         at
     }
 
-    fn record(&mut self, chat: i64, now: Instant) {
-        self.global.record(now);
+    fn grant(&mut self, chat: i64) {
+        self.global.grant();
+        self.chats.entry(chat).or_insert_with(|| Slider::new(self.limits.per_chat)).grant();
+        if chat < 0 {
+            self.groups.entry(chat).or_insert_with(|| Slider::new(self.limits.per_group)).grant();
+        }
+    }
+
+    fn answered(&mut self, chat: i64, at: Instant) {
+        self.global.answered(at);
         if let Some(s) = self.chats.get_mut(&chat) {
-            s.record(now);
+            s.answered(at);
         }
         if let Some(s) = self.groups.get_mut(&chat) {
-            s.record(now);
+            s.answered(at);
+        }
+    }
+
+    fn release(&mut self, chat: i64) {
+        self.global.in_flight = self.global.in_flight.saturating_sub(1);
+        for slider in [self.chats.get_mut(&chat), self.groups.get_mut(&chat)].into_iter().flatten() {
+            slider.in_flight = slider.in_flight.saturating_sub(1);
         }
     }
 
@@ -206,11 +277,7 @@ impl Windows {
     }
 }
 
-async fn schedule(
-    limits: Limits,
-    mut requests: mpsc::UnboundedReceiver<(Key, Request)>,
-    penalties: Penalties,
-) {
+async fn schedule(limits: Limits, mut messages: mpsc::UnboundedReceiver<Message>, penalties: Penalties) {
     let mut windows =
         Windows { limits, global: Slider::new(limits.global), chats: HashMap::new(), groups: HashMap::new() };
     let mut waiting: BTreeMap<Key, Request> = BTreeMap::new();
@@ -227,36 +294,50 @@ async fn schedule(
                 let p = penalties.lock().unwrap_or_else(PoisonError::into_inner);
                 p.get(&request.chat).copied().filter(|until| *until > now)
             };
-            let ready = windows.ready_at(request.chat, now).max(blocked.unwrap_or(now));
-            if ready <= now {
-                windows.record(request.chat, now);
-                granted.push(*key);
-            } else {
-                wake = Some(wake.map_or(ready, |w: Instant| w.min(ready)));
+            match windows.ready_at(request.chat, now).map(|at| at.max(blocked.unwrap_or(now))) {
+                Some(at) if at <= now => {
+                    windows.grant(request.chat);
+                    granted.push(*key);
+                }
+                Some(at) => wake = Some(wake.map_or(at, |w: Instant| w.min(at))),
+                // Only an answer frees a slot: its message wakes us.
+                None => {}
             }
-            if windows.global.ready_at(now) > now {
-                wake =
-                    Some(wake.map_or(windows.global.ready_at(now), |w| w.min(windows.global.ready_at(now))));
-                break;
+            match windows.global.ready_at(now) {
+                Some(at) if at <= now => {}
+                Some(at) => {
+                    wake = Some(wake.map_or(at, |w| w.min(at)));
+                    break;
+                }
+                None => break,
             }
         }
         for key in granted {
-            if let Some(request) = waiting.remove(&key) {
-                let _ = request.reply.send(());
+            if let Some(request) = waiting.remove(&key)
+                && request.reply.send(()).is_err()
+            {
+                // Abandoned after the grant: give the slot back.
+                windows.release(request.chat);
             }
         }
         windows.forget_idle(now);
         let received = match wake {
             Some(at) => tokio::select! {
-                r = requests.recv() => r,
+                m = messages.recv() => m,
                 _ = tokio::time::sleep_until(at) => continue,
             },
-            None => requests.recv().await,
+            None => messages.recv().await,
         };
-        let Some((key, request)) = received else { return };
-        waiting.insert(key, request);
-        while let Ok((key, request)) = requests.try_recv() {
-            waiting.insert(key, request);
+        let Some(message) = received else { return };
+        let mut next = Some(message);
+        while let Some(message) = next {
+            match message {
+                Message::Acquire(key, request) => {
+                    waiting.insert(key, request);
+                }
+                Message::Answered { chat, at } => windows.answered(chat, at),
+            }
+            next = messages.try_recv().ok();
         }
     }
 }
@@ -279,7 +360,7 @@ mod tests {
         let start = Instant::now();
         let mut at = Vec::new();
         for seq in 0..3 {
-            limiter.acquire(42, Cost::Message, 1, seq).await;
+            drop(limiter.acquire(42, Cost::Message, 1, seq).await);
             at.push(start.elapsed());
         }
         assert_eq!(at[0], Duration::ZERO);
@@ -292,24 +373,24 @@ mod tests {
         let limiter = Limiter::new(Some(limits(30, 100, 20)));
         let start = Instant::now();
         for seq in 0..20 {
-            limiter.acquire(-100, Cost::Message, 1, seq).await;
+            drop(limiter.acquire(-100, Cost::Message, 1, seq).await);
         }
         assert!(start.elapsed() < Duration::from_millis(10));
-        limiter.acquire(-100, Cost::Message, 1, 20).await;
+        drop(limiter.acquire(-100, Cost::Message, 1, 20).await);
         assert!(start.elapsed() >= Duration::from_secs(60), "{:?}", start.elapsed());
     }
 
     #[tokio::test(start_paused = true)]
     async fn premium_waiters_are_granted_before_earlier_regular_ones() {
         let limiter = Limiter::new(Some(limits(30, 1, 20)));
-        limiter.acquire(-100, Cost::Message, 1, 0).await; // the window is now full for 1 s
+        drop(limiter.acquire(-100, Cost::Message, 1, 0).await); // the window is now full for 1 s
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         for (priority, seq) in [(1, 1), (1, 2), (0, 3), (1, 4), (0, 5)] {
             let limiter = limiter.clone();
             let order = order.clone();
             tasks.push(tokio::spawn(async move {
-                limiter.acquire(-100, Cost::Message, priority, seq).await;
+                drop(limiter.acquire(-100, Cost::Message, priority, seq).await);
                 order.lock().unwrap().push(seq);
             }));
             tokio::task::yield_now().await;
@@ -325,12 +406,12 @@ mod tests {
         for limiter in [Limiter::new(None), Limiter::new(Some(limits(30, 1, 20)))] {
             let start = Instant::now();
             limiter.penalize(-100, Duration::from_secs(9));
-            limiter.acquire(-100, Cost::Free, 0, 0).await;
+            drop(limiter.acquire(-100, Cost::Free, 0, 0).await);
             assert!(start.elapsed() >= Duration::from_secs(9));
             // Other chats were never blocked.
             let other = Instant::now();
             limiter.penalize(-100, Duration::from_secs(9));
-            limiter.acquire(7, Cost::Message, 1, 1).await;
+            drop(limiter.acquire(7, Cost::Message, 1, 1).await);
             assert!(other.elapsed() < Duration::from_millis(10));
         }
     }
@@ -340,10 +421,24 @@ mod tests {
         let limiter = Limiter::new(Some(limits(30, 1, 20)));
         let start = Instant::now();
         for chat in 0..90 {
-            limiter.acquire(chat + 1, Cost::Message, 1, chat).await;
+            drop(limiter.acquire(chat + 1, Cost::Message, 1, chat).await);
         }
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_secs(2) && elapsed < Duration::from_millis(2200), "{elapsed:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_answer_holds_its_slot_until_a_window_after_it_arrives() {
+        // Telegram counts a request when it arrives; a request delayed on the
+        // way must not end up closer to the next one than the window.
+        let limiter = Limiter::new(Some(limits(30, 1, 20)));
+        let start = Instant::now();
+        let slow = limiter.acquire(42, Cost::Message, 1, 0).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        drop(slow);
+        drop(limiter.acquire(42, Cost::Message, 1, 1).await);
+        assert!(start.elapsed() >= Duration::from_secs(4), "{:?}", start.elapsed());
+        assert!(start.elapsed() < Duration::from_millis(4100), "{:?}", start.elapsed());
     }
 
     #[tokio::test(start_paused = true)]
@@ -351,7 +446,7 @@ mod tests {
         let limiter = Limiter::new(None);
         let start = Instant::now();
         for seq in 0..1000 {
-            limiter.acquire(-100, Cost::Message, 1, seq).await;
+            drop(limiter.acquire(-100, Cost::Message, 1, seq).await);
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
     }

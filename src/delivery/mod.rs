@@ -283,12 +283,14 @@ impl Courier {
     {
         let mut backoff = FIRST_BACKOFF;
         loop {
-            tokio::select! {
+            let permit = tokio::select! {
                 biased;
                 _ = self.shutdown.cancelled() => return Err(CallError::Stopped),
-                _ = self.limiter.acquire(chat, cost, turn.priority, turn.seq) => {}
-            }
-            let error = match call().await {
+                permit = self.limiter.acquire(chat, cost, turn.priority, turn.seq) => permit,
+            };
+            let answer = call().await;
+            drop(permit);
+            let error = match answer {
                 Ok(value) => {
                     telemetry::bot_api_ok(chrono::Utc::now().timestamp_millis());
                     return Ok(value);

@@ -139,6 +139,19 @@ impl Storage {
         Ok(row.is_some())
     }
 
+    /// Whether a job of `lane` was refused since `since_ms` (to report a
+    /// lasting problem once, not on every retry).
+    pub async fn outbox_refused_since(&self, lane: &str, since_ms: i64) -> StorageResult<bool> {
+        let row: Option<(i64,)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT id FROM outbox WHERE lane = $1 AND failed_at >= $2 LIMIT 1")
+                .bind(lane)
+                .bind(since_ms)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.is_some())
+    }
+
     /// Deletes finished rows created before `before_ms`.
     pub async fn outbox_prune(&self, before_ms: i64) -> StorageResult<u64> {
         let result = with_pool!(self, |pool| {

@@ -42,6 +42,9 @@ fn is_uncopyable(error: &RequestError) -> bool {
     topic_error(error).is_some_and(|d| d.contains("can't be copied") || d.contains("MESSAGE_ID_INVALID"))
 }
 
+/// How long a refused topic set-up is not reported again for its ticket.
+const REPORT_AGAIN_AFTER_MS: i64 = 10 * 60 * 1000;
+
 fn refused(error: RequestError) -> DeliveryError {
     DeliveryError::Call(CallError::Refused(error))
 }
@@ -138,6 +141,18 @@ impl TicketDesk {
                 self.outbox.customer_text(&ticket, self.i18n.t(lang, "unsupported-message")).await
             }
             _ => {
+                // A lasting problem (missing rights) is reported once per
+                // ticket per REPORT_AGAIN_AFTER, not on every retry.
+                let since = self.now_ms() - REPORT_AGAIN_AFTER_MS;
+                match self
+                    .storage
+                    .outbox_refused_since(&crate::delivery::lane::ticket(ticket_id), since)
+                    .await
+                {
+                    Ok(false) => {}
+                    Ok(true) => return,
+                    Err(error) => tracing::warn!(ticket_id, %error, "cannot check earlier refusals"),
+                }
                 let args = [("id", ticket_id.into()), ("reason", detail.into())];
                 let text = self.i18n.t_args(GROUP_LANG, "delivery-failed-topic", &args);
                 self.outbox.text(self.config.support_group.0, None, None, text, None).await

@@ -132,6 +132,14 @@ async fn missing_rights_keep_the_ticket_and_the_topic_follows_when_fixed() {
     assert!(sim.topics().is_empty());
     let stored = bot.db.storage.open_ticket_of_customer(finn.id).await.expect("q").expect("ticket kept");
     assert_eq!(stored.thread_id, None);
+    // The refusal is recorded and the agents are told in General, with a hint.
+    let notice = sim
+        .wait_for_message(SUPPORT_GROUP_ID, None, |m| {
+            m.body().is_some_and(|b| b.starts_with("⚠️ Ticket #1:"))
+        })
+        .await;
+    assert!(notice.body().unwrap_or_default().contains("Manage topics"), "{:?}", notice.body());
+    assert!(bot.db.storage.outbox_counts().await.expect("q").failed >= 1);
 
     // The admin fixes the rights; the customer's next message gets through.
     sim.set_can_manage_topics(true);
