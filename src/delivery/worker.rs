@@ -90,7 +90,17 @@ pub async fn run(
                             LaneHandle { sender, pending: 0 }
                         });
                         lane.pending += 1;
-                        let _ = lane.sender.send(row);
+                        if let Err(mpsc::error::SendError(row)) = lane.sender.send(row) {
+                            // The lane's task died: forget it; the next
+                            // rescan dispatches the row to a new one.
+                            tracing::error!(
+                                outbox_id = row.id,
+                                lane = row.lane,
+                                "outbox lane is gone; retrying"
+                            );
+                            in_flight.remove(&row.id);
+                            lanes.remove(&row.lane);
+                        }
                     }
                 }
                 Err(error) => {
