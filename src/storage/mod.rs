@@ -103,8 +103,12 @@ impl Storage {
                     // commit's fsyncs were the intake latency's tail.
                     .pragma("wal_autocheckpoint", "0");
                 create_parent_dir(options.get_filename())?;
+                // One connection: SQLite has one writer anyway, and writers
+                // queued in the pool are served in order at once, while
+                // writers on separate connections wait in SQLite's busy
+                // handler, which sleeps 1, 2, 5, 10… ms between tries.
                 let pool = SqlitePoolOptions::new()
-                    .max_connections(8)
+                    .max_connections(1)
                     .connect_with(options)
                     .await
                     .map_err(|cause| StorageError::Connect { url: raw.clone(), cause })?;

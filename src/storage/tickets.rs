@@ -54,6 +54,8 @@ pub struct Ticket {
     pub override_due_at_ms: Option<i64>,
     /// How often the premium override re-routed this ticket.
     pub escalation_count: i64,
+    /// The note is posted but its pin (or attachment copy) may be missing.
+    pub note_setup_pending: bool,
 }
 
 /// The result of trying to reopen a ticket.
@@ -94,6 +96,7 @@ pub(super) struct TicketRow {
     assigned_at: Option<i64>,
     override_due_at: Option<i64>,
     escalation_count: i64,
+    note_setup_pending: bool,
 }
 
 /// The columns [`TicketRow`] reads, as a literal so queries stay `&'static str`.
@@ -102,7 +105,7 @@ macro_rules! ticket_columns {
         "id, customer_id, customer_chat_id, customer_name, customer_username, language, category, \
          required_skill, description, description_message_id, description_has_media, status, thread_id, \
          note_message_id, tier, priority, assignee_id, routing_reason, created_at, first_response_at, closed_at, \
-         enrichment, routing_rule, assigned_at, override_due_at, escalation_count"
+         enrichment, routing_rule, assigned_at, override_due_at, escalation_count, note_setup_pending"
     };
 }
 
@@ -152,6 +155,7 @@ impl TryFrom<TicketRow> for Ticket {
             assigned_at_ms: row.assigned_at,
             override_due_at_ms: row.override_due_at,
             escalation_count: row.escalation_count,
+            note_setup_pending: row.note_setup_pending,
         })
     }
 }
@@ -247,9 +251,21 @@ impl Storage {
     /// Records the internal note posted (and pinned) in the ticket's topic.
     pub async fn set_ticket_note(&self, id: TicketId, note_message_id: i32) -> StorageResult<()> {
         with_pool!(self, |pool| {
-            sqlx::query("UPDATE tickets SET note_message_id = $2 WHERE id = $1")
+            sqlx::query("UPDATE tickets SET note_message_id = $2, note_setup_pending = TRUE WHERE id = $1")
                 .bind(id.0)
                 .bind(i64::from(note_message_id))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Records that the note's pin (and attachment copy) are done.
+    pub async fn finish_note_setup(&self, id: TicketId) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE tickets SET note_setup_pending = FALSE WHERE id = $1")
+                .bind(id.0)
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())

@@ -44,6 +44,11 @@ use crate::{
 
 /// Updates held in memory at most (received, not yet handled).
 pub const MAX_IN_FLIGHT: usize = 512;
+/// How often a handler that hit a database error is run (backoff doubling
+/// from `HANDLER_BACKOFF`: 0.5 + 1 + 2 + 4 + 8 s). After that the update is
+/// recorded with its error, and the log says so.
+const HANDLER_ATTEMPTS: u32 = 6;
+const HANDLER_BACKOFF: Duration = Duration::from_millis(500);
 /// Long-polling timeout sent to Telegram.
 const POLL_TIMEOUT_SECS: u32 = 10;
 /// Back-off after a failed `getUpdates` or inbox write.
@@ -216,13 +221,35 @@ impl LaneWorker {
     async fn handle(&self, update: Update) {
         let update_id = i64::from(update.id.0);
         let kind = update_kind_name(&update);
-        let mut deps = self.deps.clone();
-        deps.insert(update);
-        // What the handler queues in the outbox is keyed by this update, so
-        // a replay after a crash queues nothing twice.
-        let handled = crate::delivery::as_effect_of(update_id, self.handler.dispatch(deps)).await;
+        let mut attempt = 1;
+        let handled = loop {
+            let mut deps = self.deps.clone();
+            deps.insert(update.clone());
+            // What the handler queues in the outbox is keyed by this update,
+            // so running it again (here, or after a crash) queues nothing twice.
+            let handled = crate::delivery::as_effect_of(update_id, self.handler.dispatch(deps)).await;
+            match handled {
+                std::ops::ControlFlow::Break(Err(error))
+                    if error.is_transient() && attempt < HANDLER_ATTEMPTS =>
+                {
+                    let delay = HANDLER_BACKOFF * 2u32.pow(attempt - 1);
+                    tracing::warn!(update_id, kind, attempt, ?delay, %error, "handler hit a database error; retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        };
         let (error, outcome) = match handled {
             std::ops::ControlFlow::Break(Ok(())) => (None, "handled"),
+            std::ops::ControlFlow::Break(Err(error)) if error.is_transient() => {
+                // Not marked: the update stays in the inbox and is handled
+                // again at the next start, rather than being lost.
+                tracing::error!(update_id, kind, error = %error, "handler failed on the database; the update is kept for the next start");
+                metrics::counter!(crate::telemetry::names::UPDATES, "kind" => kind, "outcome" => "deferred")
+                    .increment(1);
+                return;
+            }
             std::ops::ControlFlow::Break(Err(error)) => {
                 tracing::error!(update_id, kind, error = %error, "handler failed");
                 (Some(error.to_string()), "failed")

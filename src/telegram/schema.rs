@@ -19,6 +19,24 @@ pub enum HandlerError {
     Routing(#[from] crate::routing::service::RoutingError),
 }
 
+impl HandlerError {
+    /// Whether running the handler again may succeed: the database was
+    /// unreachable or busy. (Handlers are safe to run again: what they queue
+    /// in the outbox is keyed by the update.)
+    pub fn is_transient(&self) -> bool {
+        let storage = match self {
+            HandlerError::Storage(e)
+            | HandlerError::Desk(tickets::DeskError::Storage(e))
+            | HandlerError::Desk(tickets::DeskError::Routing(
+                crate::routing::service::RoutingError::Storage(e),
+            ))
+            | HandlerError::Routing(crate::routing::service::RoutingError::Storage(e)) => e,
+            _ => return false,
+        };
+        matches!(storage, StorageError::Query(_) | StorageError::Connect { .. })
+    }
+}
+
 /// Builds the whole tree. Updates from any other chat fall through unhandled
 /// and are logged by the runtime.
 pub fn schema(support_group: ChatId) -> UpdateHandler<HandlerError> {

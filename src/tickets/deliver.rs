@@ -232,10 +232,13 @@ impl TicketDesk {
             }
         };
         let replacing = unpin.is_some() && ticket.note_message_id == unpin;
-        if ticket.note_message_id.is_some() && !replacing {
+        if let Some(note) = ticket.note_message_id.filter(|_| !replacing) {
+            if ticket.note_setup_pending {
+                // An earlier run posted the note and stopped before the rest.
+                self.finish_note(&ticket, thread, MessageId(note), unpin, turn).await?;
+            }
             return Ok(ticket);
         }
-        let first_note = ticket.note_message_id.is_none();
         let assignee = self.assignee_name(&ticket).await;
         let html = note::render_note(&self.i18n, GROUP_LANG, &ticket, assignee.as_deref());
         let sent = self
@@ -250,10 +253,27 @@ impl TicketDesk {
             .await?;
         self.storage.set_ticket_note(ticket.id, sent.id.0).await?;
         ticket.note_message_id = Some(sent.id.0);
+        self.finish_note(&ticket, thread, sent.id, unpin, turn).await?;
+        Ok(ticket)
+    }
+
+    /// Pins a posted note, unpins the one it replaces and, under a new
+    /// ticket's first note, copies the description's attachment. Recorded
+    /// as done at the end, so an interrupted run is finished by the next.
+    async fn finish_note(
+        &self,
+        ticket: &Ticket,
+        thread: i32,
+        note: MessageId,
+        unpin: Option<i32>,
+        turn: Turn,
+    ) -> Result<(), DeliveryError> {
+        let group = self.config.support_group;
+        let ticket_id = ticket.id.0;
         let pinned = self
             .courier
             .call("pinChatMessage", group.0, Cost::Free, turn, || {
-                self.bot.pin_chat_message(group, sent.id).disable_notification(true).into_future()
+                self.bot.pin_chat_message(group, note).disable_notification(true).into_future()
             })
             .await;
         match pinned {
@@ -264,18 +284,20 @@ impl TicketDesk {
             }
             Ok(_) => {}
         }
-        if let Some(old) = unpin.filter(|_| replacing) {
+        if let Some(old) = unpin.filter(|old| *old != note.0) {
             let unpinned = self
                 .courier
                 .call("unpinChatMessage", group.0, Cost::Free, turn, || {
                     self.bot.unpin_chat_message(group).message_id(MessageId(old)).into_future()
                 })
                 .await;
-            if let Err(error) = unpinned {
-                tracing::debug!(ticket_id, %error, "could not unpin the old note");
+            match unpinned {
+                Err(CallError::Stopped) => return Err(CallError::Stopped.into()),
+                Err(error) => tracing::debug!(ticket_id, %error, "could not unpin the old note"),
+                Ok(_) => {}
             }
-        }
-        if first_note && ticket.description_has_media {
+        } else if ticket.description_has_media {
+            // A new ticket's (or a recreated topic's) first note.
             let copied = self
                 .copy(group.0, Some(thread), ticket.customer_chat_id, ticket.description_message_id, turn)
                 .await;
@@ -287,7 +309,8 @@ impl TicketDesk {
                 Ok(_) => {}
             }
         }
-        Ok(ticket)
+        self.storage.finish_note_setup(ticket.id).await?;
+        Ok(())
     }
 
     async fn copy(
@@ -401,8 +424,13 @@ impl TicketDesk {
     ) -> Result<(), DeliveryError> {
         let Some(ticket) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
         self.copy(ticket.customer_chat_id, None, from_chat, message, turn).await?;
-        if self.storage.record_first_response(ticket.id, self.now_ms()).await? {
-            tracing::info!(ticket_id = ticket.id.0, "first response");
+        // Telegram accepted it: whatever happens now must not send it again.
+        match self.storage.record_first_response(ticket.id, self.now_ms()).await {
+            Ok(true) => tracing::info!(ticket_id = ticket.id.0, "first response"),
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(ticket_id = ticket.id.0, %error, "cannot record the first response time")
+            }
         }
         Ok(())
     }

@@ -190,6 +190,7 @@ mod tests {
             assigned_at_ms: None,
             override_due_at_ms: None,
             escalation_count: 0,
+            note_setup_pending: false,
         }
     }
 

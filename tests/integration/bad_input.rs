@@ -61,6 +61,7 @@ async fn wrong_input_at_each_intake_step_gets_a_hint_and_the_step_stays() {
     sim.private_text(&eve, "I cannot log in");
     bot.wait_for_customer_message(&eve, 6, |m| m.body().is_some_and(|b| b.starts_with("Ticket #1 opened")))
         .await;
+    sim.wait_for(|s| !s.topics().is_empty(), Duration::from_secs(10)).await;
     assert_eq!(sim.topics().len(), 1);
     assert!(sim.topics()[0].name.contains("My account"), "{:?}", sim.topics());
     bot.stop().await.expect("clean stop");

@@ -81,8 +81,8 @@ async fn a_429_for_the_group_holds_every_topic_until_retry_after_elapses() {
     assert!(next.duration_since(refused.at) < Duration::from_millis(3500), "and resumed promptly");
     assert_eq!(copies_from(sim, SUPPORT_GROUP_ID, Some(thread_a), ana.id), ["a1", "a2"]);
     assert_eq!(copies_from(sim, SUPPORT_GROUP_ID, Some(thread_b), ben.id), ["b1", "b2"]);
-    assert_eq!(bot.db.storage.outbox_counts().await.expect("q").pending, 0);
     bot.stop().await.expect("clean stop");
+    assert_eq!(bot.db.storage.outbox_counts().await.expect("q").pending, 0);
 }
 
 #[tokio::test]

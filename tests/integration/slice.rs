@@ -195,6 +195,7 @@ async fn a_description_with_media_is_copied_under_the_note() {
     bot.wait_for_customer_message(&customer, 1, |_| true).await;
     let photo = sim.private_photo(&customer, Some("The app crashes on this screen"));
     bot.wait_for_customer_message(&customer, 2, |m| m.body().is_some_and(|b| b.contains("#1"))).await;
+    sim.wait_for(|s| !s.topics().is_empty(), Duration::from_secs(10)).await;
     let topic = sim.topics().pop().expect("topic");
     let copy = sim
         .wait_for_message(SUPPORT_GROUP_ID, Some(topic.thread_id), |m| {
