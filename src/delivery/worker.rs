@@ -62,6 +62,7 @@ pub async fn run(
     let mut tasks = JoinSet::new();
     let mut cursor = 0_i64;
     let mut rescan = tokio::time::interval(RESCAN_INTERVAL);
+    let mut poll = tokio::time::interval(POLL_INTERVAL);
     let mut full = true;
     let mut fetch = true;
     loop {
@@ -116,7 +117,7 @@ pub async fn run(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = wake.notified() => fetch = true,
-            _ = tokio::time::sleep(POLL_INTERVAL) => fetch = true,
+            _ = poll.tick() => fetch = true,
             _ = rescan.tick() => { full = true; fetch = true; }
             finished = done_rx.recv() => {
                 // A full worker looks for more as soon as there is room.
