@@ -124,7 +124,8 @@ pub async fn run_with(
         desk.clone(),
         Arc::new(IntakeStore::new(storage.clone(), clock.clone()))
     ];
-    let mut engine = UpdateEngine::new(schema(config.support_group), deps, storage.clone(), clock.clone());
+    let mut engine =
+        UpdateEngine::new(schema(config.support_group), deps, storage.clone(), clock.clone(), outbox.wake());
     engine.replay_inbox().await.context("replaying the inbox")?;
 
     let sweeper = Sweeper::new(storage.clone(), i18n.clone(), clock.clone(), config.premium_override_after);

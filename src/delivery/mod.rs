@@ -15,6 +15,7 @@
 //!    where a crash duplicates a message is between Telegram's answer and
 //!    that local write (see README, "Delivery guarantees").
 
+pub mod batch;
 pub mod limiter;
 pub mod worker;
 
@@ -35,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     clock::SharedClock,
     domain::Tier,
-    storage::{NewOutboxRow, Storage, StorageResult, Ticket},
+    storage::{NewOutboxRow, QueuedRow, Storage, StorageResult, Ticket},
     telegram::retry::{error_code, is_transient},
     telemetry::{self, names},
 };
@@ -124,16 +125,30 @@ tokio::task_local! {
     static ORIGIN: Origin;
 }
 
-/// The update being handled, for dedupe keys of its effects.
+/// The update being handled: dedupe keys of its effects, and the effects
+/// themselves until they are stored with the update's inbox mark.
 struct Origin {
     update_id: i64,
     effects: AtomicU32,
+    queued: std::sync::Mutex<Vec<QueuedRow>>,
 }
 
-/// Runs `handler` as the handling of `update_id`: what it pushes into the
-/// outbox is keyed by the update, so running it again pushes nothing twice.
-pub async fn as_effect_of<F: Future>(update_id: i64, handler: F) -> F::Output {
-    ORIGIN.scope(Origin { update_id, effects: AtomicU32::new(0) }, handler).await
+/// Runs `handler` as the handling of `update_id`. What it pushes into the
+/// outbox is not written yet but returned, keyed by the update, for the
+/// caller to store in the same transaction as the update's inbox mark
+/// ([`Storage::commit_handled`](crate::storage::Storage::commit_handled)):
+/// an update is handled exactly when its effects are stored, and running it
+/// again (after a crash) stores nothing twice.
+pub async fn as_effect_of<F: Future>(update_id: i64, handler: F) -> (F::Output, Vec<QueuedRow>) {
+    let origin = Origin { update_id, effects: AtomicU32::new(0), queued: std::sync::Mutex::new(Vec::new()) };
+    ORIGIN
+        .scope(origin, async {
+            let output = handler.await;
+            let queued =
+                ORIGIN.with(|o| std::mem::take(&mut *o.queued.lock().unwrap_or_else(|e| e.into_inner())));
+            (output, queued)
+        })
+        .await
 }
 
 /// Handle for pushing jobs; cheap to clone.
@@ -166,16 +181,27 @@ impl Outbox {
     ) -> StorageResult<bool> {
         let json = serde_json::to_string(job)
             .map_err(|e| crate::storage::StorageError::Corrupt(format!("cannot encode a job: {e}")))?;
-        let key = ORIGIN
-            .try_with(|origin| {
-                format!("{}:{}", origin.update_id, origin.effects.fetch_add(1, Ordering::Relaxed))
-            })
-            .ok();
+        // Inside a handler: kept for the update's commit.
+        let buffered = ORIGIN.try_with(|origin| {
+            let n = origin.effects.fetch_add(1, Ordering::Relaxed);
+            let row = QueuedRow {
+                lane: lane.to_owned(),
+                priority,
+                job: json.clone(),
+                dedupe_key: format!("{}:{n}", origin.update_id),
+                ticket_id: ticket,
+            };
+            origin.queued.lock().unwrap_or_else(|e| e.into_inner()).push(row);
+        });
+        if buffered.is_ok() {
+            tracing::debug!(lane, kind = job.kind(), "queued with the update");
+            return Ok(true);
+        }
         let row = NewOutboxRow {
             lane,
             priority,
             job: &json,
-            dedupe_key: key.as_deref(),
+            dedupe_key: None,
             ticket_id: ticket,
             created_at: self.clock.now_ms(),
         };
@@ -186,15 +212,7 @@ impl Outbox {
                 self.wake.notify_one();
                 Ok(true)
             }
-            None => {
-                tracing::info!(
-                    lane,
-                    kind = job.kind(),
-                    key,
-                    "already queued before a restart; not queued twice"
-                );
-                Ok(false)
-            }
+            None => Ok(false),
         }
     }
 

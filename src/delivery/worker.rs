@@ -11,11 +11,11 @@ use std::{
 use tokio::{sync::mpsc, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::{CallError, Job, Outbox};
+use super::{CallError, Job, Outbox, batch::Batcher};
 use crate::{
     clock::SharedClock,
     config::DatabaseUrl,
-    storage::{OutboxRow, Storage},
+    storage::{FinishedJob, OutboxRow, Storage},
     telemetry::names,
     tickets::TicketDesk,
 };
@@ -56,6 +56,14 @@ pub async fn run(
 ) {
     let Some(_lock) = sender_lock(&storage, &database, &shutdown).await else { return };
     let wake = outbox.wake();
+    let marks = {
+        let storage = storage.clone();
+        Batcher::spawn(move |jobs: Vec<FinishedJob>| {
+            let storage = storage.clone();
+            let now = clock.now_ms();
+            async move { storage.outbox_finish(&jobs, now).await }
+        })
+    };
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(i64, String)>();
     let mut lanes: HashMap<String, LaneHandle> = HashMap::new();
     let mut in_flight: HashSet<i64> = HashSet::new();
@@ -83,7 +91,7 @@ pub async fn run(
                             let runner = LaneRunner {
                                 desk: desk.clone(),
                                 storage: storage.clone(),
-                                clock: clock.clone(),
+                                marks: marks.clone(),
                                 done: done_tx.clone(),
                                 shutdown: shutdown.clone(),
                             };
@@ -154,7 +162,7 @@ pub async fn run(
 struct LaneRunner {
     desk: TicketDesk,
     storage: Storage,
-    clock: SharedClock,
+    marks: Batcher<FinishedJob>,
     done: mpsc::UnboundedSender<(i64, String)>,
     shutdown: CancellationToken,
 }
@@ -218,13 +226,11 @@ impl LaneRunner {
     async fn record(&self, id: i64, kind: &'static str, outcome: Result<(), String>) -> bool {
         let label = if outcome.is_ok() { "sent" } else { "refused" };
         metrics::counter!(names::DELIVERIES, "kind" => kind, "outcome" => label).increment(1);
+        let finished = FinishedJob { id, refused: outcome.err() };
         loop {
-            let now = self.clock.now_ms();
-            let written = match &outcome {
-                Ok(()) => self.storage.outbox_done(id, now).await,
-                Err(reason) => self.storage.outbox_failed(id, now, reason).await,
-            };
-            match written {
+            // Marked together with other lanes' jobs (group commit); this
+            // lane waits for its mark before sending its next job.
+            match self.marks.submit(finished.clone()).await {
                 Ok(()) => return true,
                 Err(error) => {
                     // Not marked: keep trying, or it would be sent again.

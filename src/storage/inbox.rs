@@ -32,6 +32,35 @@ impl Storage {
         Ok(result == 1)
     }
 
+    /// Records a batch of received updates in one transaction; for each,
+    /// whether it was new (see [`Storage::inbox_record`]).
+    pub async fn inbox_record_batch(
+        &self,
+        updates: &[(i64, String)],
+        now_ms: i64,
+    ) -> StorageResult<Vec<bool>> {
+        let inserted = with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            let mut inserted = Vec::with_capacity(updates.len());
+            for (update_id, payload) in updates {
+                let done = sqlx::query(
+                    "INSERT INTO inbox (update_id, payload, received_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (update_id) DO NOTHING",
+                )
+                .bind(update_id)
+                .bind(payload)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                inserted.push(done.rows_affected() == 1);
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(inserted)
+        }
+        .await)?;
+        Ok(inserted)
+    }
+
     /// Marks an update handled; `error` records why it could not be.
     pub async fn inbox_mark_handled(
         &self,

@@ -166,3 +166,89 @@ impl Storage {
         Ok(result)
     }
 }
+
+/// An outbox row queued by a handler, written with its update's inbox mark.
+#[derive(Clone, Debug)]
+pub struct QueuedRow {
+    pub lane: String,
+    pub priority: i32,
+    pub job: String,
+    pub dedupe_key: String,
+    pub ticket_id: Option<i64>,
+}
+
+/// What handling one update produced: its outbox rows and how it ended.
+#[derive(Clone, Debug)]
+pub struct HandledUpdate {
+    pub update_id: i64,
+    pub rows: Vec<QueuedRow>,
+    pub error: Option<String>,
+}
+
+/// How an outbox job ended.
+#[derive(Clone, Debug)]
+pub struct FinishedJob {
+    pub id: i64,
+    /// `None`: sent; `Some(reason)`: refused for good.
+    pub refused: Option<String>,
+}
+
+impl Storage {
+    /// Writes the outbox rows of several handled updates and marks those
+    /// updates handled, in one transaction: an update is marked handled
+    /// exactly when its effects are stored (group commit).
+    pub async fn commit_handled(&self, handled: &[HandledUpdate], now_ms: i64) -> StorageResult<()> {
+        with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            for update in handled {
+                for row in &update.rows {
+                    sqlx::query(
+                        "INSERT INTO outbox (lane, priority, job, dedupe_key, ticket_id, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING",
+                    )
+                    .bind(&row.lane)
+                    .bind(row.priority)
+                    .bind(&row.job)
+                    .bind(&row.dedupe_key)
+                    .bind(row.ticket_id)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query("UPDATE inbox SET handled_at = $2, error = $3 WHERE update_id = $1")
+                    .bind(update.update_id)
+                    .bind(now_ms)
+                    .bind(update.error.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        }
+        .await)?;
+        Ok(())
+    }
+
+    /// Marks several jobs sent or refused, in one transaction.
+    pub async fn outbox_finish(&self, jobs: &[FinishedJob], now_ms: i64) -> StorageResult<()> {
+        with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            for job in jobs {
+                let sql = match job.refused {
+                    None => "UPDATE outbox SET done_at = $2, attempts = attempts + 1 WHERE id = $1",
+                    Some(_) => {
+                        "UPDATE outbox SET failed_at = $2, error = $3, attempts = attempts + 1 WHERE id = $1"
+                    }
+                };
+                sqlx::query(sql)
+                    .bind(job.id)
+                    .bind(now_ms)
+                    .bind(job.refused.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        }
+        .await)?;
+        Ok(())
+    }
+}

@@ -30,7 +30,7 @@ use teloxide::{
     types::{AllowedUpdate, Update},
 };
 use tokio::{
-    sync::{OwnedSemaphorePermit, Semaphore, mpsc},
+    sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc},
     task::JoinSet,
 };
 use tokio_util::sync::CancellationToken;
@@ -39,7 +39,8 @@ use super::{schema::HandlerError, update_kind_name};
 use crate::{
     clock::SharedClock,
     config::DatabaseUrl,
-    storage::{PollerLock, Storage},
+    delivery::batch::Batcher,
+    storage::{HandledUpdate, PollerLock, Storage},
 };
 
 /// Updates held in memory at most (received, not yet handled).
@@ -100,6 +101,8 @@ pub struct UpdateEngine {
     deps: DependencyMap,
     storage: Storage,
     clock: SharedClock,
+    committer: Batcher<HandledUpdate>,
+    wake: Arc<Notify>,
     permits: Arc<Semaphore>,
     lanes: HashMap<LaneKey, Lane>,
     tasks: JoinSet<()>,
@@ -107,17 +110,30 @@ pub struct UpdateEngine {
 
 impl UpdateEngine {
     /// Builds the engine; `deps` are the handler tree's dependencies.
+    /// `wake` is signalled when handled updates queued something to send.
     pub fn new(
         handler: UpdateHandler<HandlerError>,
         deps: DependencyMap,
         storage: Storage,
         clock: SharedClock,
+        wake: Arc<Notify>,
     ) -> Self {
+        let committer = {
+            let storage = storage.clone();
+            let clock = clock.clone();
+            Batcher::spawn(move |handled: Vec<HandledUpdate>| {
+                let storage = storage.clone();
+                let now = clock.now_ms();
+                async move { storage.commit_handled(&handled, now).await }
+            })
+        };
         Self {
             handler: Arc::new(handler),
             deps,
             storage,
             clock,
+            committer,
+            wake,
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             lanes: HashMap::new(),
             tasks: JoinSet::new(),
@@ -164,8 +180,8 @@ impl UpdateEngine {
             let worker = LaneWorker {
                 handler: self.handler.clone(),
                 deps: self.deps.clone(),
-                storage: self.storage.clone(),
-                clock: self.clock.clone(),
+                committer: self.committer.clone(),
+                wake: self.wake.clone(),
                 pending: pending.clone(),
             };
             self.tasks.spawn(worker.run(receiver));
@@ -204,8 +220,8 @@ impl UpdateEngine {
 struct LaneWorker {
     handler: Arc<UpdateHandler<HandlerError>>,
     deps: DependencyMap,
-    storage: Storage,
-    clock: SharedClock,
+    committer: Batcher<HandledUpdate>,
+    wake: Arc<Notify>,
     pending: Arc<AtomicUsize>,
 }
 
@@ -227,7 +243,8 @@ impl LaneWorker {
             deps.insert(update.clone());
             // What the handler queues in the outbox is keyed by this update,
             // so running it again (here, or after a crash) queues nothing twice.
-            let handled = crate::delivery::as_effect_of(update_id, self.handler.dispatch(deps)).await;
+            let (handled, queued) =
+                crate::delivery::as_effect_of(update_id, self.handler.dispatch(deps)).await;
             match handled {
                 std::ops::ControlFlow::Break(Err(error))
                     if error.is_transient() && attempt < HANDLER_ATTEMPTS =>
@@ -237,9 +254,10 @@ impl LaneWorker {
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
-                other => break other,
+                other => break (other, queued),
             }
         };
+        let (handled, queued) = handled;
         let (error, outcome) = match handled {
             std::ops::ControlFlow::Break(Ok(())) => (None, "handled"),
             std::ops::ControlFlow::Break(Err(error)) if error.is_transient() => {
@@ -261,10 +279,27 @@ impl LaneWorker {
         };
         metrics::counter!(crate::telemetry::names::UPDATES, "kind" => kind, "outcome" => outcome)
             .increment(1);
-        if let Err(error) =
-            self.storage.inbox_mark_handled(update_id, self.clock.now_ms(), error.as_deref()).await
-        {
-            tracing::error!(update_id, %error, "could not mark the update handled; it may be replayed");
+        let sends = !queued.is_empty();
+        let handled = HandledUpdate { update_id, rows: queued, error };
+        let mut attempt = 1;
+        loop {
+            match self.committer.submit(handled.clone()).await {
+                Ok(()) => break,
+                Err(error) if attempt < HANDLER_ATTEMPTS => {
+                    tracing::warn!(update_id, %error, attempt, "cannot store the update's outcome; retrying");
+                    tokio::time::sleep(HANDLER_BACKOFF * 2u32.pow(attempt - 1)).await;
+                    attempt += 1;
+                }
+                Err(error) => {
+                    // Neither its effects nor its mark are stored: the update
+                    // is handled again at the next start.
+                    tracing::error!(update_id, %error, "cannot store the update's outcome; it will be replayed");
+                    return;
+                }
+            }
+        }
+        if sends {
+            self.wake.notify_one();
         }
     }
 }
@@ -333,18 +368,28 @@ pub async fn poll(
         };
         let mut first = Some(first);
         let mut stored_all = true;
+        // One transaction for the whole batch, before any is confirmed.
+        let mut batch = Vec::with_capacity(updates.len());
         for update in updates {
-            let update_id = update.id.0;
-            let payload = match serde_json::to_string(&update) {
-                Ok(p) => p,
+            match serde_json::to_string(&update) {
+                Ok(payload) => batch.push((update, payload)),
                 Err(error) => {
-                    tracing::error!(update_id, %error, "cannot serialise update; skipping");
-                    offset = Some(next_offset(update_id));
-                    continue;
+                    tracing::error!(update_id = update.id.0, %error, "cannot serialise update; skipping");
+                    offset = Some(next_offset(update.id.0));
                 }
-            };
-            match storage.inbox_record(i64::from(update_id), &payload, clock.now_ms()).await {
-                Ok(true) => {
+            }
+        }
+        let rows: Vec<(i64, String)> =
+            batch.iter().map(|(update, payload)| (i64::from(update.id.0), payload.clone())).collect();
+        match storage.inbox_record_batch(&rows, clock.now_ms()).await {
+            Ok(inserted) => {
+                for ((update, _), new) in batch.into_iter().zip(inserted) {
+                    let update_id = update.id.0;
+                    offset = Some(next_offset(update_id));
+                    if !new {
+                        tracing::debug!(update_id, "update already in the inbox; not handled twice");
+                        continue;
+                    }
                     let permit = match first.take() {
                         Some(p) => p,
                         None => match permits.clone().acquire_owned().await {
@@ -355,15 +400,12 @@ pub async fn poll(
                     tracing::debug!(update_id, kind = update_kind_name(&update), "update received");
                     engine.dispatch(update, permit);
                 }
-                Ok(false) => tracing::debug!(update_id, "update already in the inbox; not handled twice"),
-                Err(error) => {
-                    // Not stored: do not confirm it; Telegram sends it again.
-                    tracing::error!(update_id, %error, "cannot store update in the inbox; will fetch it again");
-                    stored_all = false;
-                    break;
-                }
             }
-            offset = Some(next_offset(update_id));
+            Err(error) => {
+                // Not stored: do not confirm them; Telegram sends them again.
+                tracing::error!(%error, "cannot store updates in the inbox; will fetch them again");
+                stored_all = false;
+            }
         }
         if !stored_all {
             sleep_or_shutdown(POLL_BACKOFF, shutdown).await;
