@@ -1,11 +1,11 @@
 //! Intake dialogue state per private chat, as JSON text.
 
-use super::{Storage, StorageResult, with_pool};
+use super::{Storage, StorageResult, with_pool, with_read_pool};
 
 impl Storage {
     /// The stored dialogue state of `chat_id`, if any.
     pub async fn dialogue(&self, chat_id: i64) -> StorageResult<Option<String>> {
-        let row: Option<(String,)> = with_pool!(self, |pool| {
+        let row: Option<(String,)> = with_read_pool!(self, |pool| {
             sqlx::query_as("SELECT state FROM dialogues WHERE chat_id = $1")
                 .bind(chat_id)
                 .fetch_optional(pool)

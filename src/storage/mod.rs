@@ -81,7 +81,26 @@ fn create_parent_dir(file: &std::path::Path) -> StorageResult<()> {
 #[derive(Clone, Debug)]
 pub struct Storage {
     backend: Backend,
+    /// SQLite: read-only connections for the hot reads, beside the one
+    /// writer connection (WAL readers never wait for the writer).
+    reader: Option<SqlitePool>,
 }
+
+/// Runs `$body` with `$pool` bound to a pool for a read: SQLite's readers
+/// when there are any, else the same pool as [`with_pool!`].
+macro_rules! with_read_pool {
+    ($storage:expr, |$pool:ident| $body:expr) => {
+        match (&$storage.backend, &$storage.reader) {
+            ($crate::storage::Backend::Sqlite(_), Some($pool)) => $body,
+            ($crate::storage::Backend::Sqlite($pool), None) => $body,
+            ($crate::storage::Backend::Postgres($pool), _) => $body,
+        }
+    };
+}
+pub(crate) use with_read_pool;
+
+/// Read-only SQLite connections.
+const SQLITE_READERS: u32 = 4;
 
 /// How long SQLite waits for a lock before reporting `database is locked`.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -89,7 +108,7 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 impl Storage {
     /// Opens (creating an SQLite file if needed) and migrates the database.
     pub async fn connect(url: &DatabaseUrl) -> StorageResult<Self> {
-        let backend = match url {
+        let (backend, reader) = match url {
             DatabaseUrl::Sqlite(raw) => {
                 let options = SqliteConnectOptions::from_str(raw)
                     .map_err(|cause| StorageError::Connect { url: raw.clone(), cause })?
@@ -109,11 +128,24 @@ impl Storage {
                 // handler, which sleeps 1, 2, 5, 10… ms between tries.
                 let pool = SqlitePoolOptions::new()
                     .max_connections(1)
-                    .connect_with(options)
+                    .connect_with(options.clone())
                     .await
                     .map_err(|cause| StorageError::Connect { url: raw.clone(), cause })?;
                 sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-                Backend::Sqlite(pool)
+                // An in-memory database exists only on its own connection.
+                let in_memory =
+                    options.get_filename() == std::path::Path::new(":memory:") || raw.contains("mode=memory");
+                let reader = if in_memory {
+                    None
+                } else {
+                    let pool = SqlitePoolOptions::new()
+                        .max_connections(SQLITE_READERS)
+                        .connect_with(options.read_only(true))
+                        .await
+                        .map_err(|cause| StorageError::Connect { url: raw.clone(), cause })?;
+                    Some(pool)
+                };
+                (Backend::Sqlite(pool), reader)
             }
             DatabaseUrl::Postgres(raw) => {
                 // One direct connection first: the pool would turn "connection
@@ -129,10 +161,10 @@ impl Storage {
                     .await
                     .map_err(|cause| StorageError::Connect { url: redact_password(raw), cause })?;
                 sqlx::migrate!("migrations/postgres").run(&pool).await?;
-                Backend::Postgres(pool)
+                (Backend::Postgres(pool), None)
             }
         };
-        Ok(Self { backend })
+        Ok(Self { backend, reader })
     }
 
     /// Which backend is in use, for logs and health output.
@@ -163,6 +195,9 @@ impl Storage {
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
+        if let Some(reader) = &self.reader {
+            reader.close().await;
+        }
         with_pool!(self, |pool| pool.close().await);
     }
 }

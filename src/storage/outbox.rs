@@ -1,7 +1,7 @@
 //! The durable outbox (DESIGN §9): what the bot is going to send, written
 //! before it is sent and marked done once Telegram accepted it.
 
-use super::{Storage, StorageResult, with_pool};
+use super::{Storage, StorageResult, with_pool, with_read_pool};
 
 /// A row to add to the outbox.
 #[derive(Clone, Debug)]
@@ -58,7 +58,7 @@ impl Storage {
 
     /// Pending rows with an id above `after`, in id order.
     pub async fn outbox_pending(&self, after: i64, limit: i64) -> StorageResult<Vec<OutboxRow>> {
-        let rows = with_pool!(self, |pool| {
+        let rows = with_read_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, lane, priority, job, attempts FROM outbox \
                  WHERE done_at IS NULL AND failed_at IS NULL AND id > $1 ORDER BY id LIMIT $2",

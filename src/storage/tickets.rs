@@ -1,6 +1,6 @@
 //! Tickets: creation, lookup by customer and topic, lifecycle.
 
-use super::{Storage, StorageError, StorageResult, with_pool};
+use super::{Storage, StorageError, StorageResult, with_pool, with_read_pool};
 use crate::domain::{TicketId, TicketStatus, Tier};
 
 /// What intake knows when it opens a ticket.
@@ -198,7 +198,7 @@ impl Storage {
     pub async fn ticket(&self, id: TicketId) -> StorageResult<Option<Ticket>> {
         let sql = concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE id = $1");
         let row: Option<TicketRow> =
-            with_pool!(self, |pool| sqlx::query_as(sql).bind(id.0).fetch_optional(pool).await)?;
+            with_read_pool!(self, |pool| sqlx::query_as(sql).bind(id.0).fetch_optional(pool).await)?;
         row.map(Ticket::try_from).transpose()
     }
 
@@ -207,14 +207,14 @@ impl Storage {
         let sql =
             concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE customer_id = $1 AND status = 'open'");
         let row: Option<TicketRow> =
-            with_pool!(self, |pool| sqlx::query_as(sql).bind(customer_id).fetch_optional(pool).await)?;
+            with_read_pool!(self, |pool| sqlx::query_as(sql).bind(customer_id).fetch_optional(pool).await)?;
         row.map(Ticket::try_from).transpose()
     }
 
     /// The ticket whose forum topic is `thread_id`.
     pub async fn ticket_by_thread(&self, thread_id: i32) -> StorageResult<Option<Ticket>> {
         let sql = concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE thread_id = $1");
-        let row: Option<TicketRow> = with_pool!(self, |pool| sqlx::query_as(sql)
+        let row: Option<TicketRow> = with_read_pool!(self, |pool| sqlx::query_as(sql)
             .bind(i64::from(thread_id))
             .fetch_optional(pool)
             .await)?;
