@@ -31,8 +31,11 @@
 //! stops when the 2,000th copy is there, and the CPU counter is read again.
 //! Reported per run: messages/s = 2,000 / (injection start → last copy seen),
 //! CPU ms per message = CPU delta / 2,000, peak RSS (VmHWM, which includes the
-//! intake), the CPU split by thread name (`/proc/<pid>/task/*/stat`), the CPU
-//! until the outbox and inbox are drained, and the checks: lost (a marker
+//! intake); for diagnosis: the kernel part of that CPU (`stime`), CPU and
+//! context switches (voluntary + involuntary) per thread name
+//! (`/proc/<pid>/task/*/{stat,status}`), this process's CPU (simulator and
+//! driver, which compete with the bot for the cores), the bot's CPU until
+//! its outbox and inbox are drained; and the checks: lost (a marker
 //! never copied within 60 s), reordered (a copy that arrives after a later
 //! message of the same customer), misplaced (a copy outside the customer's
 //! topic), duplicated. Three runs and the median; targets: ≥ 2,500 msg/s,
@@ -67,7 +70,10 @@
 //! Knobs: `DELIVERY_BENCH` (`a`, `b`), `DELIVERY_A_RUNS` (3),
 //! `DELIVERY_B_WINDOW_SECS` (180), `DELIVERY_B_CUSTOMERS` (10),
 //! `DELIVERY_PERF=<file>`: record the bot with `perf record` during the
-//! first burst of A (that run's CPU figure includes perf's sampling cost).
+//! first burst of A (that run's CPU figure includes perf's sampling cost);
+//! `DELIVERY_PERF_FLAT=1`: the whole machine, without call graphs (cheaper);
+//! `DELIVERY_BOT_LOG=<file>`: append the bot's log there after each run;
+//! `DELIVERY_BOT_BIN=<path>`: run another build of the binary.
 //! Results are printed as PASS or MISS, with a Markdown table to paste; the
 //! benchmark never fails the build unless the bot cannot start at all.
 
@@ -138,7 +144,7 @@ impl BotProcess {
         let log = dir.path().join("bot.log");
         let out = File::create(&log).expect("bot log file");
         let err = out.try_clone().expect("bot log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_topicdesk"))
+        let child = Command::new(bot_binary())
             // Run where no .env file is, with a clean environment.
             .env_clear()
             .current_dir(dir.path())
@@ -149,6 +155,7 @@ impl BotProcess {
             .env("HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
             .env("RATE_LIMITS", rate_limits)
             .env("RUST_LOG", log_level())
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -176,19 +183,33 @@ impl BotProcess {
 
     /// `utime + stime` of every thread, in clock ticks.
     fn cpu_ticks(&self) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        stat_ticks(&stat).map_or(0, |(_, ticks)| ticks)
+        let (user, system) = self.cpu_split();
+        user + system
     }
 
-    /// CPU ticks per thread: tid → (thread name, ticks).
-    fn thread_ticks(&self) -> HashMap<u32, (String, u64)> {
+    /// (`utime`, `stime`) of every thread, in clock ticks.
+    fn cpu_split(&self) -> (u64, u64) {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        stat_split(&stat).unwrap_or((0, 0))
+    }
+
+    /// Every live thread: tid → (thread name, CPU ticks, context switches).
+    fn threads(&self) -> HashMap<u32, ThreadStat> {
         let mut out = HashMap::new();
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid())) else { return out };
         for task in tasks.flatten() {
             let Some(tid) = task.file_name().to_str().and_then(|t| t.parse::<u32>().ok()) else { continue };
             let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            let switches = status
+                .lines()
+                .filter(|l| {
+                    l.starts_with("voluntary_ctxt_switches:") || l.starts_with("nonvoluntary_ctxt_switches:")
+                })
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum();
             if let Some((name, ticks)) = stat_ticks(&stat) {
-                out.insert(tid, (name, ticks));
+                out.insert(tid, ThreadStat { name, ticks, switches });
             }
         }
         out
@@ -211,13 +232,32 @@ impl BotProcess {
     }
 
     /// Lines of the bot's log at `WARN` or `ERROR`.
-    fn log_problems(&self) -> usize {
+    fn log_problems(&self) -> Vec<String> {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        text.lines().filter(|l| l.contains(" WARN ") || l.contains(" ERROR ")).count()
+        text.lines()
+            .map(strip_ansi)
+            .filter(|l| l.split_whitespace().nth(1).is_some_and(|level| level == "WARN" || level == "ERROR"))
+            .collect()
     }
 
     /// SIGTERM, then up to 20 s for a clean exit (SIGKILL after that).
+    /// With `DELIVERY_BOT_LOG=<file>`, the bot's log is appended there.
     fn stop(mut self) {
+        self.stop_child();
+        if let Ok(path) = std::env::var("DELIVERY_BOT_LOG") {
+            let log = std::fs::read(&self.log).unwrap_or_default();
+            let kept = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, &log));
+            if let Err(error) = kept {
+                println!("delivery: cannot keep the bot's log in {path}: {error}");
+            }
+        }
+    }
+
+    fn stop_child(&mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
         let started = Instant::now();
         loop {
@@ -241,6 +281,40 @@ impl BotProcess {
     }
 }
 
+/// The text without terminal colour codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters… final byte in @..~
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) && c != '[' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One thread of the bot, from `/proc/<pid>/task/<tid>/{stat,status}`.
+#[derive(Clone, Debug)]
+struct ThreadStat {
+    name: String,
+    ticks: u64,
+    switches: u64,
+}
+
+/// (utime, stime) from a `/proc/…/stat` line.
+fn stat_split(stat: &str) -> Option<(u64, u64)> {
+    let close = stat.rfind(')')?;
+    let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+    Some((fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?))
+}
+
 /// (thread name, utime + stime) from a `/proc/…/stat` line.
 fn stat_ticks(stat: &str) -> Option<(String, u64)> {
     // The name is in parentheses and may contain spaces; after it come the
@@ -254,6 +328,12 @@ fn stat_ticks(stat: &str) -> Option<(String, u64)> {
     Some((name, utime + stime))
 }
 
+/// `utime + stime` of this process (the simulator and the driver).
+fn own_cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    stat_ticks(&stat).map_or(0, |(_, ticks)| ticks)
+}
+
 fn clock_ticks_per_sec() -> u64 {
     Command::new("getconf")
         .arg("CLK_TCK")
@@ -263,6 +343,15 @@ fn clock_ticks_per_sec() -> u64 {
         .and_then(|s| s.trim().parse().ok())
         .filter(|&t| t > 0)
         .unwrap_or(100)
+}
+
+/// The binary under test: this package's, or `DELIVERY_BOT_BIN` (to
+/// compare builds).
+fn bot_binary() -> String {
+    std::env::var("DELIVERY_BOT_BIN")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_topicdesk").to_owned())
 }
 
 fn log_level() -> String {
@@ -402,12 +491,15 @@ fn published_threads(sim: &BotApiSim, tickets: &[i64]) -> Option<Vec<i32>> {
 /// Reads the support group's messages once each, in id order.
 struct GroupCursor {
     next: Option<i32>,
+    /// Ids jumped over (allocated for a request that failed).
+    skipped: Vec<i32>,
 }
 
 impl GroupCursor {
     /// Starts after the group's current last message.
     fn at_end(sim: &BotApiSim) -> Self {
-        Self { next: sim.all_messages(SUPPORT_GROUP_ID).iter().map(|m| m.message_id).max().map(|id| id + 1) }
+        let next = sim.all_messages(SUPPORT_GROUP_ID).iter().map(|m| m.message_id).max().map(|id| id + 1);
+        Self { next, skipped: Vec::new() }
     }
 
     /// Appends every message added since the last call to `out`.
@@ -424,9 +516,22 @@ impl GroupCursor {
                 next += 1;
                 continue;
             }
-            // An id can be allocated for a request that then failed: skip a small gap.
+            // An id can be allocated for a request that then failed: skip a
+            // small gap. The simulator allocates and stores an id under one
+            // lock, in id order; so once `next + k` exists, each id below it
+            // either exists by now or never will. Look at them again: they
+            // may have been stored since the first look (skipping on the
+            // first look alone loses about 1 copy in 20 bursts).
             match (1..=8).find(|k| sim.message(SUPPORT_GROUP_ID, next + k).is_some()) {
-                Some(k) => next += k,
+                Some(k) => {
+                    for id in next..next + k {
+                        match sim.message(SUPPORT_GROUP_ID, id) {
+                            Some(m) => out.push(m),
+                            None => self.skipped.push(id),
+                        }
+                    }
+                    next += k;
+                }
                 None => break,
             }
         }
@@ -504,8 +609,13 @@ struct BurstRun {
     reordered: usize,
     misplaced: usize,
     duplicates: usize,
-    threads: Vec<(String, f64)>,
-    log_problems: usize,
+    /// CPU of this process (simulator and driver) during the burst.
+    own_cpu_ms: f64,
+    /// Kernel (`stime`) part of the bot's CPU during the burst.
+    system_ms: f64,
+    /// Per thread name: CPU ms and context switches during the burst.
+    threads: Vec<(String, f64, u64)>,
+    log_problems: Vec<String>,
 }
 
 impl BurstRun {
@@ -557,11 +667,14 @@ fn burst_run(rt: &Runtime, run: usize, tick_ms: f64) -> BurstRun {
     let perf =
         (run == 1).then(|| std::env::var("DELIVERY_PERF").ok()).flatten().map(|path| start_perf(&bot, &path));
     let cpu_before = if perf.is_some() { bot.cpu_ticks() } else { cpu_before };
-    let threads_before = bot.thread_ticks();
+    let threads_before = bot.threads();
     let mut cursor = GroupCursor::at_end(&sim);
+    let own_before = own_cpu_ticks();
+    let split_before = bot.cpu_split();
 
     let messages = A_CUSTOMERS * A_PER_CUSTOMER;
-    let mut source_ids = vec![Vec::with_capacity(A_PER_CUSTOMER); A_CUSTOMERS];
+    let mut source_ids: Vec<Vec<i32>> =
+        (0..A_CUSTOMERS).map(|_| Vec::with_capacity(A_PER_CUSTOMER)).collect();
     let t0 = Instant::now();
     for n in 0..A_PER_CUSTOMER {
         for (i, c) in people.iter().enumerate() {
@@ -591,7 +704,10 @@ fn burst_run(rt: &Runtime, run: usize, tick_ms: f64) -> BurstRun {
     let wall = last_copy - t0;
     let timed_out = delivered < messages;
     let cpu_after = bot.cpu_ticks();
-    let threads_after = bot.thread_ticks();
+    let split_after = bot.cpu_split();
+    let system_ms = split_after.1.saturating_sub(split_before.1) as f64 * tick_ms;
+    let own_cpu_ms = own_cpu_ticks().saturating_sub(own_before) as f64 * tick_ms;
+    let threads_after = bot.threads();
     if let Some(perf) = perf {
         stop_perf(perf);
     }
@@ -614,7 +730,8 @@ fn burst_run(rt: &Runtime, run: usize, tick_ms: f64) -> BurstRun {
 
     let cpu_ms = (cpu_after - cpu_before) as f64 * tick_ms;
     if timed_out {
-        explain_lost(&sim, &people, &source_ids, &arrivals, run);
+        explain_lost(&sim, &people, &source_ids, &arrivals, run, t0);
+        println!("delivery A run {run}: ids the group cursor skipped: {:?}", cursor.skipped);
     }
     let result = BurstRun {
         messages,
@@ -630,6 +747,8 @@ fn burst_run(rt: &Runtime, run: usize, tick_ms: f64) -> BurstRun {
         reordered: arrivals.reordered(),
         misplaced: arrivals.misplaced,
         duplicates: arrivals.duplicates,
+        own_cpu_ms,
+        system_ms,
         threads: thread_split(&threads_before, &threads_after, cpu_ms, tick_ms),
         log_problems: bot.log_problems(),
     };
@@ -650,6 +769,7 @@ fn explain_lost(
     source_ids: &[Vec<i32>],
     arrivals: &Arrivals,
     run: usize,
+    t0: Instant,
 ) {
     let calls = sim.calls();
     let as_i64 = |v: Option<&Value>| v.and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
@@ -667,7 +787,10 @@ fn explain_lost(
                         && as_i64(c.params.get("from_chat_id")) == Some(people[i].id)
                         && as_i64(c.params.get("message_id")) == Some(i64::from(id))
                 })
-                .map(|c| format!("{:?} -> {:?}", c.error, c.result))
+                .map(|c| {
+                    let at = c.at.saturating_duration_since(t0).as_secs_f64();
+                    format!("at {at:.3} s: {:?} -> {:?} (thread {:?})", c.error, c.result, c.thread_id())
+                })
                 .collect();
             let to_customer: Vec<String> = sim
                 .messages_in(people[i].id, None)
@@ -684,32 +807,48 @@ fn explain_lost(
     }
 }
 
-/// CPU per thread name between two snapshots, as (name, ms); threads that
-/// exited in between are "(exited threads)".
+/// CPU and context switches per thread name between two snapshots, as
+/// (name, ms, switches); CPU of threads that exited in between is
+/// "(exited threads)".
 fn thread_split(
-    before: &HashMap<u32, (String, u64)>,
-    after: &HashMap<u32, (String, u64)>,
+    before: &HashMap<u32, ThreadStat>,
+    after: &HashMap<u32, ThreadStat>,
     total_ms: f64,
     tick_ms: f64,
-) -> Vec<(String, f64)> {
-    let mut by_name: BTreeMap<String, f64> = BTreeMap::new();
-    for (tid, (name, ticks)) in after {
-        let start = before.get(tid).map_or(0, |(_, t)| *t);
-        *by_name.entry(name.clone()).or_default() += ticks.saturating_sub(start) as f64 * tick_ms;
+) -> Vec<(String, f64, u64)> {
+    let mut by_name: BTreeMap<String, (f64, u64)> = BTreeMap::new();
+    for (tid, now) in after {
+        let (ticks, switches) = before.get(tid).map_or((0, 0), |b| (b.ticks, b.switches));
+        let entry = by_name.entry(now.name.clone()).or_default();
+        entry.0 += now.ticks.saturating_sub(ticks) as f64 * tick_ms;
+        entry.1 += now.switches.saturating_sub(switches);
     }
-    let counted: f64 = by_name.values().sum();
+    let counted: f64 = by_name.values().map(|(ms, _)| ms).sum();
     if total_ms - counted >= tick_ms {
-        by_name.insert("(exited threads)".to_owned(), total_ms - counted);
+        by_name.insert("(exited threads)".to_owned(), (total_ms - counted, 0));
     }
-    let mut split: Vec<(String, f64)> = by_name.into_iter().filter(|(_, ms)| *ms > 0.0).collect();
+    let mut split: Vec<(String, f64, u64)> = by_name
+        .into_iter()
+        .filter(|(_, (ms, switches))| *ms > 0.0 || *switches > 0)
+        .map(|(name, (ms, switches))| (name, ms, switches))
+        .collect();
     split.sort_by(|a, b| b.1.total_cmp(&a.1));
     split
 }
 
 fn start_perf(bot: &BotProcess, path: &str) -> Child {
+    // Following one process costs it perf's bookkeeping at every context
+    // switch (and this bot switches a lot), plus the call graphs' stack
+    // copies. `DELIVERY_PERF_FLAT=1` samples the whole machine instead,
+    // without call graphs (filter with `perf report --pid`).
+    let pid = bot.pid().to_string();
+    let args: Vec<&str> = if std::env::var_os("DELIVERY_PERF_FLAT").is_some() {
+        vec!["record", "-a", "-F", "999", "-o", path]
+    } else {
+        vec!["record", "-F", "2999", "--call-graph", "dwarf,16384", "-o", path, "-p", &pid]
+    };
     let perf = Command::new("perf")
-        .args(["record", "-F", "2999", "--call-graph", "dwarf,16384", "-o", path, "-p"])
-        .arg(bot.pid().to_string())
+        .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -717,7 +856,10 @@ fn start_perf(bot: &BotProcess, path: &str) -> Child {
         .expect("start perf record");
     // Let perf attach before the burst.
     std::thread::sleep(Duration::from_millis(1500));
-    println!("delivery A run 1: perf record -p {} → {path} (this run's CPU includes sampling)", bot.pid());
+    println!(
+        "delivery A run 1: perf record ({}) → {path} (this run's CPU includes sampling)",
+        args.join(" ")
+    );
     perf
 }
 
@@ -776,14 +918,32 @@ fn scenario_a(rt: &Runtime, tick_ms: f64) {
             r.reordered,
             r.misplaced,
             r.duplicates,
-            r.log_problems
+            r.log_problems.len()
         );
+        for line in r.log_problems.iter().take(10) {
+            println!("delivery A run {run}:   bot log: {line}");
+        }
         let split: Vec<String> = r
             .threads
             .iter()
-            .map(|(name, ms)| format!("{name} {ms:.0} ms ({:.0} %)", ms / r.cpu_ms.max(1e-9) * 100.0))
+            .map(|(name, ms, switches)| {
+                format!(
+                    "{name} {ms:.0} ms ({:.0} %, {:.1} switches/msg)",
+                    ms / r.cpu_ms.max(1e-9) * 100.0,
+                    *switches as f64 / r.messages as f64
+                )
+            })
             .collect();
-        println!("delivery A run {run}: CPU by thread: {}", split.join(", "));
+        let switches: u64 = r.threads.iter().map(|(_, _, n)| n).sum();
+        println!(
+            "delivery A run {run}: bot CPU by thread: {}; in the kernel (stime) {:.0} ms ({:.0} %); \
+             {:.1} context switches per message; simulator + driver (this process) {:.0} ms CPU",
+            split.join(", "),
+            r.system_ms,
+            r.system_ms / r.cpu_ms.max(1e-9) * 100.0,
+            switches as f64 / r.messages as f64,
+            r.own_cpu_ms
+        );
         results.push(r);
     }
     let mut rates: Vec<f64> = results.iter().map(BurstRun::msgs_per_sec).collect();
@@ -834,6 +994,7 @@ fn scenario_a(rt: &Runtime, tick_ms: f64) {
 
 /// One injected text.
 struct Sent {
+    at: Instant,
     customer: usize,
     chat: i64,
     message: i32,
@@ -865,8 +1026,9 @@ fn scenario_b(rt: &Runtime) {
     let mut offer = |who: usize, sent: &mut Vec<Sent>| {
         let n = next_n[who];
         next_n[who] += 1;
+        let at = Instant::now();
         let message = sim.private_text(&people[who], &format!("c{who}-m{n}"));
-        sent.push(Sent { customer: who, chat: people[who].id, message, n });
+        sent.push(Sent { at, customer: who, chat: people[who].id, message, n });
     };
     for _ in 0..B_INITIAL_PER_CUSTOMER {
         for who in 0..count {
@@ -875,7 +1037,7 @@ fn scenario_b(rt: &Runtime) {
     }
     let mut next_offer = Instant::now() + B_OFFER_EVERY;
     let mut turn = 0;
-    let mut cursor = GroupCursor { next: None };
+    let mut cursor = GroupCursor { next: None, skipped: Vec::new() };
     let mut group_seen = Vec::new();
     let mut first_accepted: Option<Instant> = None;
     let mut next_report = Instant::now() + Duration::from_secs(30);
@@ -901,7 +1063,7 @@ fn scenario_b(rt: &Runtime) {
         if now >= next_report {
             next_report += Duration::from_secs(30);
             println!(
-                "delivery B: t = {:>3.0} s: {} texts offered, {} messages in the group, {} 429s",
+                "delivery B: t = {:>3.0} s: {} texts offered, {} messages in the group (service messages too), {} 429s",
                 started.elapsed().as_secs_f64(),
                 sent.len(),
                 group_seen.len(),
@@ -941,7 +1103,7 @@ fn scenario_b(rt: &Runtime) {
         .iter()
         .filter(|c| c.chat_id() == Some(SUPPORT_GROUP_ID) && c.error.as_ref().is_some_and(|e| e.0 == 429))
         .count();
-    let offered_in_window = sent.len();
+    let offered_in_window = sent.iter().filter(|s| s.at < t1 + window).count();
 
     // Nothing lost: every marker is in its topic or pending in the outbox.
     let settle = Instant::now();
@@ -1012,6 +1174,10 @@ fn scenario_b(rt: &Runtime) {
         println!("delivery B: lost markers: {lost:?}");
     }
     let problems = bot.log_problems();
+    for line in problems.iter().take(10) {
+        println!("delivery B:   bot log: {line}");
+    }
+    let problems = problems.len();
     rt.block_on(db.close());
     bot.stop();
     sim.shutdown();
@@ -1032,7 +1198,8 @@ fn scenario_b(rt: &Runtime) {
     }
     println!(
         "delivery B: 429s from the simulator: {rate_limited} ({group_429s} for the group); \
-         texts offered before the window closed: {offered_in_window}; bot WARN/ERROR log lines: {problems}"
+         texts offered before the window closed: {offered_in_window} ({:.0}/min); bot WARN/ERROR log lines: {problems}",
+        offered_in_window as f64 * 60.0 / window.as_secs_f64()
     );
     println!();
     println!(
@@ -1080,7 +1247,7 @@ fn main() {
     let tick_ms = 1000.0 / clock_ticks_per_sec() as f64;
     println!(
         "delivery: bot = {} (child process), {} cores, CLK_TCK {:.0} Hz",
-        env!("CARGO_BIN_EXE_topicdesk"),
+        bot_binary(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         1000.0 / tick_ms
     );
