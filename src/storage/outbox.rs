@@ -71,33 +71,6 @@ impl Storage {
         Ok(rows)
     }
 
-    /// Marks a row sent.
-    pub async fn outbox_done(&self, id: i64, now_ms: i64) -> StorageResult<()> {
-        with_pool!(self, |pool| {
-            sqlx::query("UPDATE outbox SET done_at = $2, attempts = attempts + 1 WHERE id = $1")
-                .bind(id)
-                .bind(now_ms)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(())
-    }
-
-    /// Marks a row given up: Telegram refused it for good.
-    pub async fn outbox_failed(&self, id: i64, now_ms: i64, error: &str) -> StorageResult<()> {
-        with_pool!(self, |pool| {
-            sqlx::query("UPDATE outbox SET failed_at = $2, error = $3, attempts = attempts + 1 WHERE id = $1")
-                .bind(id)
-                .bind(now_ms)
-                .bind(error)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(())
-    }
-
     /// Records a failed attempt that will be retried.
     pub async fn outbox_retrying(&self, id: i64, error: &str) -> StorageResult<()> {
         with_pool!(self, |pool| {

@@ -125,6 +125,49 @@ async fn the_inbox_deduplicates_and_replays_in_order() {
 }
 
 #[tokio::test]
+async fn outbox_rows_are_stored_with_their_inbox_mark_once_and_finished_in_batches() {
+    use topicdesk::storage::{FinishedJob, HandledUpdate, QueuedRow};
+
+    let row = |lane: &str, key: &str| QueuedRow {
+        lane: lane.into(),
+        priority: 1,
+        job: format!("{{\"key\":\"{key}\"}}"),
+        dedupe_key: key.into(),
+        ticket_id: None,
+    };
+    for db in TestDb::all().await {
+        let s = &db.storage;
+        let backend = s.backend_name();
+        let batch = s.inbox_record_batch(&[(7, "{}".into()), (8, "{}".into()), (7, "{}".into())], 1).await;
+        assert_eq!(batch.expect("q"), vec![true, true, false], "{backend}: a re-delivery in one batch");
+        let handled = [
+            HandledUpdate { update_id: 7, rows: vec![row("t:1", "7:0"), row("c:5", "7:1")], error: None },
+            HandledUpdate { update_id: 8, rows: vec![row("t:1", "8:0")], error: Some("x".into()) },
+        ];
+        s.commit_handled(&handled, 2).await.expect("commit");
+        assert!(s.inbox_pending(10).await.expect("q").is_empty(), "{backend}: both marked");
+        // A replay of update 7 stores nothing twice.
+        s.commit_handled(&handled[..1], 3).await.expect("replay");
+        let pending = s.outbox_pending(0, 10).await.expect("q");
+        let lanes: Vec<&str> = pending.iter().map(|r| r.lane.as_str()).collect();
+        assert_eq!(lanes, ["t:1", "c:5", "t:1"], "{backend}: in id order");
+        assert_eq!(s.outbox_pending(pending[1].id, 10).await.expect("q").len(), 1, "{backend}: cursor");
+        let finished = [
+            FinishedJob { id: pending[0].id, refused: None },
+            FinishedJob { id: pending[1].id, refused: Some("Forbidden: bot was blocked by the user".into()) },
+        ];
+        s.outbox_finish(&finished, 4).await.expect("finish");
+        let counts = s.outbox_counts().await.expect("q");
+        assert_eq!((counts.pending, counts.failed), (1, 1), "{backend}");
+        assert!(s.outbox_lane_busy("t:1").await.expect("q"), "{backend}");
+        assert!(!s.outbox_lane_busy("c:5").await.expect("q"), "{backend}");
+        assert!(s.outbox_refused_since("c:5", 4).await.expect("q"), "{backend}");
+        assert_eq!(s.outbox_prune(100).await.expect("prune"), 2, "{backend}: finished rows only");
+        db.destroy().await;
+    }
+}
+
+#[tokio::test]
 async fn sqlite_creates_its_file_and_migrations_are_idempotent() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("nested.db");
