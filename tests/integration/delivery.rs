@@ -308,10 +308,19 @@ async fn soak_everyone_talks_with_faults_and_the_count_matches_exactly() {
         sim.private_text(c, "soak");
     }
     sim.wait_for(|s| s.topics().len() == customers.len(), Duration::from_secs(300)).await;
+    // The topic exists at "Telegram" a moment before the bot records it.
     let mut thread_of = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
     for c in &customers {
-        let ticket = bot.db.storage.open_ticket_of_customer(c.id).await.expect("q").expect("ticket");
-        thread_of.insert(c.id, ticket.thread_id.expect("topic"));
+        loop {
+            let ticket = bot.db.storage.open_ticket_of_customer(c.id).await.expect("q").expect("ticket");
+            if let Some(thread) = ticket.thread_id {
+                thread_of.insert(c.id, thread);
+                break;
+            }
+            assert!(Instant::now() < deadline, "ticket of {} has no topic recorded", c.id);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     // Talk for `secs`, with faults.
