@@ -1,9 +1,10 @@
 //! Delivery (DESIGN §9): everything the bot sends goes through the durable
 //! outbox and the flood-control [`limiter`].
 //!
-//! 1. A handler (or a background task) pushes a [`Job`] into the outbox. An
-//!    effect of an update carries a dedupe key `"<update id>:<n>"`, so a
-//!    replayed update (after a crash) enqueues nothing twice.
+//! 1. A handler (or a background task) pushes a [`Job`] into the outbox. A
+//!    handler's jobs carry a dedupe key `"<update id>:<n>"` and are stored in
+//!    the same transaction as the update's inbox mark ([`as_effect_of`]), so
+//!    a replayed update (after a crash) enqueues nothing twice.
 //! 2. The [`worker`] sends jobs lane by lane: a lane is a ticket's topic or a
 //!    customer's chat, sent one job at a time in id order, so each
 //!    conversation arrives in the order it was written. Lanes run
