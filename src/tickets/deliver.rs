@@ -49,6 +49,15 @@ fn refused(error: RequestError) -> DeliveryError {
     DeliveryError::Call(CallError::Refused(error))
 }
 
+/// What [`TicketDesk::post_in_topic`] posts.
+#[derive(Clone, Copy)]
+enum TopicPost<'a> {
+    /// A copy of a customer's message.
+    Copy { from_chat: i64, message: i32 },
+    /// Text, as a reply to `reply_to`.
+    Text { reply_to: Option<i32>, text: &'a str },
+}
+
 /// Why Telegram refused a job for good, as agents are told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -82,14 +91,19 @@ impl TicketDesk {
                 self.send_text(*chat, *thread, *reply_to, text, buttons.as_ref(), turn).await.map(|_| ())
             }
             Job::TopicText { ticket, reply_to, text } => {
-                self.topic_text(*ticket, *reply_to, text, turn).await
+                self.post_in_topic(*ticket, TopicPost::Text { reply_to: *reply_to, text }, turn).await
             }
             Job::Publish { ticket, unpin } => match self.storage.ticket(TicketId(*ticket)).await? {
                 Some(found) => self.ensure_topic(found, *unpin, turn).await.map(|_| ()),
                 None => Ok(()),
             },
             Job::ToTopic { ticket, from_chat, message } => {
-                self.copy_to_topic(*ticket, *from_chat, *message, turn).await
+                self.post_in_topic(
+                    *ticket,
+                    TopicPost::Copy { from_chat: *from_chat, message: *message },
+                    turn,
+                )
+                .await
             }
             Job::ToCustomer { ticket, from_chat, message, .. } => {
                 self.copy_to_customer(*ticket, *from_chat, *message, turn).await
@@ -371,42 +385,28 @@ impl TicketDesk {
         Ok(false)
     }
 
-    async fn copy_to_topic(
-        &self,
-        ticket: i64,
-        from_chat: i64,
-        message: i32,
-        turn: Turn,
-    ) -> Result<(), DeliveryError> {
-        let Some(mut ticket) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
-        for attempt in 0..2 {
-            ticket = self.ensure_topic(ticket, None, turn).await?;
-            let thread = ticket.thread_id;
-            match self.copy(self.config.support_group.0, thread, from_chat, message, turn).await {
-                Ok(_) => return Ok(()),
-                Err(DeliveryError::Call(CallError::Refused(error)))
-                    if attempt == 0 && self.repair_after(&mut ticket, &error, turn).await? => {}
-                Err(other) => return Err(other),
-            }
-        }
-        Err(refused(RequestError::Api(ApiError::Unknown("the ticket's topic could not be repaired".into()))))
-    }
-
-    async fn topic_text(
-        &self,
-        ticket: i64,
-        reply_to: Option<i32>,
-        text: &str,
-        turn: Turn,
-    ) -> Result<(), DeliveryError> {
+    /// Posts into a ticket's topic, setting the topic up first (a copy
+    /// always, text only for an open ticket), and repairing the topic once
+    /// if it was closed or deleted by hand.
+    async fn post_in_topic(&self, ticket: i64, post: TopicPost<'_>, turn: Turn) -> Result<(), DeliveryError> {
         let group = self.config.support_group.0;
+        let set_up_if_closed = matches!(post, TopicPost::Copy { .. });
         let Some(mut ticket) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
         for attempt in 0..2 {
-            if ticket.status == TicketStatus::Open {
+            if set_up_if_closed || ticket.status == TicketStatus::Open {
                 ticket = self.ensure_topic(ticket, None, turn).await?;
             }
-            match self.send_text(group, ticket.thread_id, reply_to, text, None, turn).await {
-                Ok(_) => return Ok(()),
+            let thread = ticket.thread_id;
+            let posted = match post {
+                TopicPost::Copy { from_chat, message } => {
+                    self.copy(group, thread, from_chat, message, turn).await.map(|_| ())
+                }
+                TopicPost::Text { reply_to, text } => {
+                    self.send_text(group, thread, reply_to, text, None, turn).await.map(|_| ())
+                }
+            };
+            match posted {
+                Ok(()) => return Ok(()),
                 Err(DeliveryError::Call(CallError::Refused(error)))
                     if attempt == 0 && self.repair_after(&mut ticket, &error, turn).await? => {}
                 Err(other) => return Err(other),
