@@ -3,6 +3,8 @@
 //! Each type parses its input once (`parse`) and is valid afterwards, so
 //! handlers and storage never re-check strings.
 
+pub mod intake;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

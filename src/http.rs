@@ -143,10 +143,17 @@ async fn webhook_update(State(state): State<AppState>, headers: HeaderMap, body:
             return StatusCode::UNAUTHORIZED;
         }
     }
-    let update: Update = match serde_json::from_slice(&body) {
-        Ok(update) => update,
+    let raw: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(raw) => raw,
         Err(error) => {
-            tracing::warn!(%error, "webhook body is not an Update");
+            tracing::warn!(%error, "webhook body is not JSON");
+            return StatusCode::BAD_REQUEST;
+        }
+    };
+    let update = match crate::telegram::runtime::decode_update(raw) {
+        Ok((update, _)) => update,
+        Err(undecodable) => {
+            tracing::warn!(update_id = undecodable.update_id, raw = %undecodable.raw, "webhook body is not an update");
             return StatusCode::BAD_REQUEST;
         }
     };

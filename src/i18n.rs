@@ -211,6 +211,7 @@ mod tests {
             ("overrides", 1.into()),
             ("p50", "4m".into()),
             ("p90", "12m".into()),
+            ("draft", "my order is late".into()),
         ];
         for lang in Lang::ALL {
             for key in I18n::keys(lang) {

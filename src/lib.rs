@@ -49,6 +49,8 @@ const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
 const SEND_GRACE: Duration = Duration::from_secs(5);
 /// Handled inbox rows are kept this long (Telegram re-delivers for 24 h at most).
 const INBOX_RETENTION: Duration = Duration::from_secs(48 * 3600);
+/// Updates that failed or could not be read are kept, raw, this long.
+const FAILED_UPDATE_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Runs the bot until `shutdown` is cancelled, then finishes in-flight work.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -289,7 +291,9 @@ async fn maintenance(desk: TicketDesk, storage: Storage, clock: SharedClock, shu
             Err(error) => tracing::warn!(%error, "topic repair failed"),
         }
         let cutoff = clock.now_ms() - i64::try_from(INBOX_RETENTION.as_millis()).unwrap_or(i64::MAX);
-        if let Err(error) = storage.inbox_prune(cutoff).await {
+        let failed_cutoff =
+            clock.now_ms() - i64::try_from(FAILED_UPDATE_RETENTION.as_millis()).unwrap_or(i64::MAX);
+        if let Err(error) = storage.inbox_prune(cutoff, failed_cutoff).await {
             tracing::warn!(%error, "inbox pruning failed");
         }
         if let Err(error) = storage.outbox_prune(cutoff).await {

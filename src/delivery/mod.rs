@@ -17,6 +17,7 @@
 //!    that local write (see README, "Delivery guarantees").
 
 pub mod batch;
+pub mod gate;
 pub mod limiter;
 pub mod worker;
 
@@ -37,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     clock::SharedClock,
     domain::Tier,
-    storage::{NewOutboxRow, QueuedRow, Storage, StorageResult, Ticket},
+    storage::{DialogueChange, NewOutboxRow, QueuedRow, Storage, StorageResult, Ticket},
     telegram::retry::{error_code, is_transient},
     telemetry::{self, names},
 };
@@ -82,6 +83,18 @@ pub enum Job {
 }
 
 impl Job {
+    /// The ticket the job belongs to, if any.
+    pub fn ticket(&self) -> Option<i64> {
+        match self {
+            Job::Text { .. } => None,
+            Job::TopicText { ticket, .. }
+            | Job::Publish { ticket, .. }
+            | Job::ToTopic { ticket, .. }
+            | Job::ToCustomer { ticket, .. }
+            | Job::TopicState { ticket, .. } => Some(*ticket),
+        }
+    }
+
     /// A short name, for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -132,24 +145,72 @@ struct Origin {
     update_id: i64,
     effects: AtomicU32,
     queued: std::sync::Mutex<Vec<QueuedRow>>,
+    dialogues: std::sync::Mutex<Vec<DialogueChange>>,
+}
+
+/// What a handler did that is stored with its update's inbox mark.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Outbox rows, keyed by the update.
+    pub rows: Vec<QueuedRow>,
+    /// Dialogue states written, the last per chat.
+    pub dialogues: Vec<DialogueChange>,
 }
 
 /// Runs `handler` as the handling of `update_id`. What it pushes into the
-/// outbox is not written yet but returned, keyed by the update, for the
-/// caller to store in the same transaction as the update's inbox mark
+/// outbox and the dialogue states it writes are not written yet but
+/// returned, keyed by the update, for the caller to store in the same
+/// transaction as the update's inbox mark
 /// ([`Storage::commit_handled`](crate::storage::Storage::commit_handled)):
 /// an update is handled exactly when its effects are stored, and running it
-/// again (after a crash) stores nothing twice.
-pub async fn as_effect_of<F: Future>(update_id: i64, handler: F) -> (F::Output, Vec<QueuedRow>) {
-    let origin = Origin { update_id, effects: AtomicU32::new(0), queued: std::sync::Mutex::new(Vec::new()) };
+/// again (after a crash) stores nothing twice and sees the state it saw the
+/// first time.
+pub async fn as_effect_of<F: Future>(update_id: i64, handler: F) -> (F::Output, Effects) {
+    let origin = Origin {
+        update_id,
+        effects: AtomicU32::new(0),
+        queued: std::sync::Mutex::new(Vec::new()),
+        dialogues: std::sync::Mutex::new(Vec::new()),
+    };
     ORIGIN
         .scope(origin, async {
             let output = handler.await;
-            let queued =
-                ORIGIN.with(|o| std::mem::take(&mut *o.queued.lock().unwrap_or_else(|e| e.into_inner())));
-            (output, queued)
+            let effects = ORIGIN.with(|o| Effects {
+                rows: std::mem::take(&mut *o.queued.lock().unwrap_or_else(|e| e.into_inner())),
+                dialogues: std::mem::take(&mut *o.dialogues.lock().unwrap_or_else(|e| e.into_inner())),
+            });
+            (output, effects)
         })
         .await
+}
+
+/// Inside a handler: keeps a dialogue state to be stored with the update's
+/// inbox mark and returns `true`; outside one, `false` (store it directly).
+pub fn stage_dialogue(chat_id: i64, state: Option<String>) -> bool {
+    ORIGIN
+        .try_with(|origin| {
+            let mut staged = origin.dialogues.lock().unwrap_or_else(|e| e.into_inner());
+            staged.retain(|change| change.chat_id != chat_id);
+            staged.push(DialogueChange { chat_id, state });
+        })
+        .is_ok()
+}
+
+/// Inside a handler: the dialogue state it wrote for `chat_id`, if any
+/// (`Some(None)`: removed), so it reads its own writes.
+pub fn staged_dialogue(chat_id: i64) -> Option<Option<String>> {
+    ORIGIN
+        .try_with(|origin| {
+            let staged = origin.dialogues.lock().unwrap_or_else(|e| e.into_inner());
+            staged.iter().find(|change| change.chat_id == chat_id).map(|change| change.state.clone())
+        })
+        .ok()
+        .flatten()
+}
+
+/// The update being handled, if called inside a handler.
+pub fn current_update() -> Option<i64> {
+    ORIGIN.try_with(|origin| origin.update_id).ok()
 }
 
 /// Handle for pushing jobs; cheap to clone.
@@ -258,12 +319,18 @@ pub enum CallError {
     /// Telegram refused for good (or the attempts ran out).
     #[error(transparent)]
     Refused(RequestError),
+    /// Telegram refused because of how the group is set up right now (a
+    /// missing right, the bot removed): the job waits and is tried again
+    /// when the group's gate opens ([`gate`]).
+    #[error("{error}")]
+    Held { hold: gate::Hold, error: RequestError },
 }
 
 /// Makes Bot API calls for outbox jobs: flood control, `429`, retries.
 #[derive(Clone, Debug)]
 pub struct Courier {
     limiter: Limiter,
+    gates: gate::Gates,
     shutdown: CancellationToken,
 }
 
@@ -281,13 +348,20 @@ pub struct Turn {
 impl Courier {
     /// A courier whose waits end when `shutdown` is cancelled.
     pub fn new(limiter: Limiter, shutdown: CancellationToken) -> Self {
-        Self { limiter, shutdown }
+        Self { limiter, gates: gate::Gates::default(), shutdown }
+    }
+
+    /// Whether `hold` is closed for `chat`: calls behind it are waiting.
+    pub fn is_held(&self, chat: i64, hold: gate::Hold) -> bool {
+        self.gates.is_closed(chat, hold)
     }
 
     /// Calls `call` for `chat` until it succeeds or fails permanently.
     /// Network errors and 5xx are retried with backoff (forever: nothing is
     /// given up for a transient fault); `429` blocks the chat for exactly
-    /// `retry_after`, for every lane.
+    /// `retry_after`, for every lane. A refusal that depends on the group's
+    /// state closes the group's gate and returns [`CallError::Held`]; calls
+    /// behind a closed gate wait here until it opens.
     pub async fn call<T, F, Fut>(
         &self,
         what: &'static str,
@@ -302,6 +376,11 @@ impl Courier {
     {
         let mut backoff = FIRST_BACKOFF;
         loop {
+            let pass = tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => return Err(CallError::Stopped),
+                pass = self.gates.pass(what, chat) => pass,
+            };
             let permit = tokio::select! {
                 biased;
                 _ = self.shutdown.cancelled() => return Err(CallError::Stopped),
@@ -312,10 +391,25 @@ impl Courier {
             let error = match answer {
                 Ok(value) => {
                     telemetry::bot_api_ok(chrono::Utc::now().timestamp_millis());
+                    if self.gates.answered(pass, what, None) {
+                        tracing::info!(
+                            call = what,
+                            chat,
+                            "Telegram accepts calls in the group again; held messages go out"
+                        );
+                    }
                     return Ok(value);
                 }
                 Err(error) => error,
             };
+            if let Some(hold) = gate::hold_for(what, chat, &error) {
+                metrics::counter!(names::BOT_API_ERRORS, "method" => what, "code" => error_code(&error))
+                    .increment(1);
+                self.gates.answered(pass, what, Some(hold));
+                return Err(CallError::Held { hold, error });
+            }
+            // Not about the group's state: the gates stay as they were.
+            drop(pass);
             metrics::counter!(names::BOT_API_ERRORS, "method" => what, "code" => error_code(&error))
                 .increment(1);
             let wait = match &error {

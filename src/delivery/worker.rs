@@ -37,6 +37,9 @@ pub enum Delivered {
     Done,
     /// Telegram refused for good; the reason is recorded and shown to agents.
     Refused { refusal: crate::tickets::Refusal, detail: String },
+    /// Telegram refused because of the group's state; the job is run again
+    /// when the group's gate opens (see [`super::gate`]).
+    Held { hold: super::gate::Hold, detail: String },
 }
 
 struct LaneHandle {
@@ -205,6 +208,19 @@ impl LaneRunner {
                     );
                     self.desk.surface_failure(&job, refusal, &detail).await;
                     Err(detail)
+                }
+                Ok(Delivered::Held { hold, detail }) => {
+                    tracing::warn!(
+                        outbox_id = row.id,
+                        lane = row.lane,
+                        kind,
+                        ?hold,
+                        detail,
+                        "held until the support group is fixed"
+                    );
+                    self.desk.report_hold(&job, hold).await;
+                    // The next attempt waits at the group's gate.
+                    continue;
                 }
                 Err(super::DeliveryError::Call(CallError::Stopped)) => return false,
                 Err(error) => {

@@ -1,9 +1,14 @@
 //! The customer side: the intake dialogue (`/start` → category → description
 //! → ticket, DESIGN §4) and relaying customer messages into their ticket.
+//!
+//! Nothing a customer sends during the intake is thrown away: the first
+//! words they wrote are offered as the description once a category is
+//! chosen, and everything else (a photo without a caption, a sticker, more
+//! text) is kept in the dialogue state and relayed into the ticket's topic
+//! right after its note.
 
 pub mod store;
 
-use serde::{Deserialize, Serialize};
 use teloxide::{
     dispatching::{HandlerExt, UpdateFilterExt, UpdateHandler, dialogue, dialogue::Dialogue},
     prelude::*,
@@ -12,24 +17,13 @@ use teloxide::{
 
 pub use store::IntakeStore;
 
+pub use crate::domain::intake::{Draft, IntakeState, Kept};
 use crate::{
     i18n::Lang,
     storage::{NewTicket, Ticket},
     telegram::{callback::CallbackData, commands::CustomerCommand, schema::HandlerError},
     tickets::{TicketDesk, note::category_label},
 };
-
-/// Where a customer is in the intake dialogue.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum IntakeState {
-    /// No dialogue: messages go to the open ticket, or start a new intake.
-    #[default]
-    Idle,
-    /// Category buttons were offered.
-    ChoosingCategory,
-    /// A category was picked; waiting for the description.
-    Describing { category: String },
-}
 
 /// The dialogue handle injected into intake handlers.
 pub type IntakeDialogue = Dialogue<IntakeState, IntakeStore>;
@@ -38,10 +32,13 @@ pub type IntakeDialogue = Dialogue<IntakeState, IntakeStore>;
 pub fn branch() -> UpdateHandler<HandlerError> {
     use dptree::case;
 
+    // Service messages in a private chat (a pin, …) are not the customer's
+    // words: not relayed, not an intake.
     let messages = Update::filter_message()
+        .filter(|msg: Message| crate::telegram::is_written_by_a_person(&msg))
         .branch(dptree::entry().filter_command::<CustomerCommand>().endpoint(customer_command))
-        .branch(case![IntakeState::ChoosingCategory].endpoint(hint_pick_category))
-        .branch(case![IntakeState::Describing { category }].endpoint(receive_description))
+        .branch(case![IntakeState::ChoosingCategory { kept }].endpoint(choosing_message))
+        .branch(case![IntakeState::Describing { category, kept }].endpoint(receive_description))
         .branch(dptree::endpoint(idle_message));
 
     dialogue::enter::<Update, IntakeStore, IntakeState, _>()
@@ -83,20 +80,29 @@ async fn customer_command(
                 say(&desk, msg.chat.id, lang, "intake-nothing-to-cancel").await
             }
         }
-        CustomerCommand::Start => start_intake(&desk, &dialogue, &msg, lang).await,
+        CustomerCommand::Start => {
+            // A /start in the middle of an intake starts over, keeping what
+            // was written so far.
+            let kept =
+                dialogue.get().await?.as_ref().and_then(IntakeState::kept).cloned().unwrap_or_default();
+            start_intake(&desk, &dialogue, &msg, lang, Kept { hinted: false, ..kept }).await
+        }
     }
 }
 
-/// Offers the categories, unless the customer already has an open ticket.
+/// Offers the categories, unless the customer already has an open ticket
+/// (then what they wrote goes to it).
 async fn start_intake(
     desk: &TicketDesk,
     dialogue: &IntakeDialogue,
     msg: &Message,
     lang: Lang,
+    kept: Kept,
 ) -> Result<(), HandlerError> {
     let Some(customer) = msg.from.as_ref() else { return Ok(()) };
     if let Some(ticket) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await? {
         dialogue.exit().await?;
+        desk.relay_kept(&ticket, msg.chat.id.0, &kept.to_relay(0)).await?;
         let text = desk.i18n().t_args(lang, "ticket-already-open", &[("id", ticket.id.0.into())]);
         return tell(desk, msg.chat.id, text).await;
     }
@@ -109,12 +115,55 @@ async fn start_intake(
     let keyboard = InlineKeyboardMarkup::new(buttons);
     let text = desk.i18n().t_args(lang, "intake-welcome", &[("name", customer.first_name.clone().into())]);
     desk.outbox().text(msg.chat.id.0, None, None, text, Some(keyboard)).await?;
-    dialogue.update(IntakeState::ChoosingCategory).await?;
+    dialogue.update(IntakeState::ChoosingCategory { kept }).await?;
     Ok(())
 }
 
-async fn hint_pick_category(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
-    say(&desk, msg.chat.id, lang_of(msg.from.as_ref()), "intake-hint-pick-category").await
+/// The words a message carries (its text or caption), and whether it
+/// carries anything besides text.
+fn words_of(msg: &Message) -> (Option<&str>, bool) {
+    (msg.text().or(msg.caption()), msg.text().is_none())
+}
+
+/// A message during the intake while the customer has an open ticket after
+/// all (an agent reopened their last one meanwhile): the intake ends, and
+/// what it kept and this message go to the ticket.
+async fn to_open_ticket(
+    desk: &TicketDesk,
+    dialogue: &IntakeDialogue,
+    msg: &Message,
+    kept: &Kept,
+) -> Result<bool, HandlerError> {
+    let Some(customer) = msg.from.as_ref() else { return Ok(false) };
+    let Some(ticket) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await? else {
+        return Ok(false);
+    };
+    dialogue.exit().await?;
+    desk.relay_kept(&ticket, msg.chat.id.0, &kept.to_relay(0)).await?;
+    desk.relay_from_customer(&ticket, msg).await?;
+    Ok(true)
+}
+
+/// A message while the category buttons are offered: kept for the ticket,
+/// with a hint (once for an album).
+async fn choosing_message(
+    desk: TicketDesk,
+    dialogue: IntakeDialogue,
+    msg: Message,
+    mut kept: Kept,
+) -> Result<(), HandlerError> {
+    if to_open_ticket(&desk, &dialogue, &msg, &kept).await? {
+        return Ok(());
+    }
+    let (words, has_media) = words_of(&msg);
+    kept.keep(msg.id.0, words, has_media);
+    let hint = !kept.hinted || msg.media_group_id().is_none();
+    kept.hinted = true;
+    dialogue.update(IntakeState::ChoosingCategory { kept }).await?;
+    if hint {
+        say(&desk, msg.chat.id, lang_of(msg.from.as_ref()), "intake-hint-pick-category").await?;
+    }
+    Ok(())
 }
 
 async fn button_pressed(
@@ -124,23 +173,71 @@ async fn button_pressed(
     query: CallbackQuery,
 ) -> Result<(), HandlerError> {
     let lang = lang_of(Some(&query.from));
-    let picked = query
-        .data
-        .as_deref()
-        .and_then(CallbackData::decode)
-        .and_then(|CallbackData::PickCategory(name)| desk.config().category(&name).cloned());
+    let data = query.data.as_deref().and_then(CallbackData::decode);
     let state = dialogue.get().await?;
-    let (Some(category), Some(IntakeState::ChoosingCategory)) = (picked, state) else {
-        // An old keyboard, a removed category, or a double tap.
-        let text = desk.i18n().t(lang, "button-expired");
-        answer(&bot, &query, Some(text)).await;
-        return Ok(());
+    match (data, state) {
+        (Some(CallbackData::PickCategory(name)), Some(IntakeState::ChoosingCategory { kept }))
+            if desk.config().category(&name).is_some() =>
+        {
+            answer(&bot, &query, None).await;
+            pick_category(&desk, &dialogue, lang, name, kept).await
+        }
+        (Some(CallbackData::UseDraft(id)), Some(IntakeState::Describing { category, kept }))
+            if kept.draft.as_ref().is_some_and(|d| d.message_id == id) =>
+        {
+            answer(&bot, &query, None).await;
+            let Some(draft) = kept.draft.clone() else { return Ok(()) };
+            open_ticket(&desk, &dialogue, &query.from, lang, &category, &draft, &kept).await
+        }
+        (_, state) => {
+            // An old keyboard, a removed category, or a double tap. With a
+            // ticket open (reopened meanwhile), the intake ends there.
+            let open = desk.storage().open_ticket_of_customer(query.from.id.0 as i64).await?;
+            let text = match open {
+                Some(ticket) => {
+                    if let Some(kept) = state.as_ref().and_then(IntakeState::kept) {
+                        dialogue.exit().await?;
+                        desk.relay_kept(&ticket, dialogue.chat_id().0, &kept.to_relay(0)).await?;
+                    }
+                    desk.i18n().t_args(lang, "ticket-already-open", &[("id", ticket.id.0.into())])
+                }
+                None => desk.i18n().t(lang, "button-expired"),
+            };
+            answer(&bot, &query, Some(text)).await;
+            Ok(())
+        }
+    }
+}
+
+/// The customer picked a category: ask for the description, offering the
+/// words they wrote first.
+async fn pick_category(
+    desk: &TicketDesk,
+    dialogue: &IntakeDialogue,
+    lang: Lang,
+    category: String,
+    mut kept: Kept,
+) -> Result<(), HandlerError> {
+    let label = category_label(desk.i18n(), lang, &category);
+    kept.hinted = false;
+    let (text, keyboard) = match &kept.draft {
+        Some(draft) => {
+            let text = desk.i18n().t_args(
+                lang,
+                "intake-ask-description-draft",
+                &[("category", label.into()), ("draft", crate::tickets::note::preview(&draft.text).into())],
+            );
+            let button = InlineKeyboardButton::callback(
+                desk.i18n().t(lang, "intake-use-draft"),
+                CallbackData::UseDraft(draft.message_id).encode(),
+            );
+            (text, Some(InlineKeyboardMarkup::new([[button]])))
+        }
+        None => (desk.i18n().t_args(lang, "intake-ask-description", &[("category", label.into())]), None),
     };
-    answer(&bot, &query, None).await;
-    dialogue.update(IntakeState::Describing { category: category.name().to_owned() }).await?;
-    let label = category_label(desk.i18n(), lang, category.name());
-    let text = desk.i18n().t_args(lang, "intake-ask-description", &[("category", label.into())]);
-    tell(&desk, dialogue.chat_id(), text).await
+    dialogue.update(IntakeState::Describing { category, kept }).await?;
+    desk.outbox().text(dialogue.chat_id().0, None, None, text, keyboard).await?;
+    Ok(())
 }
 
 /// Answers a callback query so the client stops its spinner; a failure here
@@ -159,59 +256,101 @@ async fn receive_description(
     desk: TicketDesk,
     dialogue: IntakeDialogue,
     msg: Message,
-    category: String,
+    (category, mut kept): (String, Kept),
 ) -> Result<(), HandlerError> {
     let lang = lang_of(msg.from.as_ref());
-    let description = msg.text().or(msg.caption()).map(str::trim).unwrap_or_default();
     let Some(customer) = msg.from.as_ref() else { return Ok(()) };
-    if description.is_empty() {
-        return say(&desk, msg.chat.id, lang, "intake-hint-description").await;
-    }
-    let Some(category) = desk.config().category(&category).cloned() else {
-        // The category was removed from the configuration mid-dialogue.
-        dialogue.exit().await?;
-        return start_intake(&desk, &dialogue, &msg, lang).await;
-    };
-    if let Some(open) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await? {
-        if open.description_message_id != msg.id.0 {
-            return start_intake(&desk, &dialogue, &msg, lang).await;
-        }
+    if let Some(open) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await?
+        && open.description_message_id == msg.id.0
+    {
         // This very message opened it before a crash: finish what that run
         // left undone. The outbox keeps what it already queued from being
         // queued twice.
         dialogue.exit().await?;
-        return confirm_and_route(&desk, &msg, lang, open).await;
+        return confirm_and_route(&desk, msg.chat.id, lang, open, &kept).await;
+    }
+    if to_open_ticket(&desk, &dialogue, &msg, &kept).await? {
+        return Ok(());
+    }
+    let (words, has_media) = words_of(&msg);
+    let Some(text) = words.map(str::trim).filter(|t| !t.is_empty()) else {
+        // A photo without a caption, a sticker, …: it belongs to the ticket;
+        // the customer is asked for words once.
+        kept.keep(msg.id.0, None, has_media);
+        // Once for media (an album is many messages), every time for text.
+        let hint = !kept.hinted || !has_media;
+        kept.hinted = true;
+        dialogue.update(IntakeState::Describing { category, kept }).await?;
+        if hint {
+            say(&desk, msg.chat.id, lang, "intake-hint-description").await?;
+        }
+        return Ok(());
+    };
+    let draft = Draft { message_id: msg.id.0, text: text.to_owned(), has_media };
+    open_ticket(&desk, &dialogue, customer, lang, &category, &draft, &kept).await
+}
+
+/// Opens the ticket with `description`, then relays what the intake kept.
+async fn open_ticket(
+    desk: &TicketDesk,
+    dialogue: &IntakeDialogue,
+    customer: &User,
+    lang: Lang,
+    category: &str,
+    description: &Draft,
+    kept: &Kept,
+) -> Result<(), HandlerError> {
+    let chat = dialogue.chat_id();
+    let Some(category) = desk.config().category(category).cloned() else {
+        // The category was removed from the configuration mid-dialogue.
+        dialogue.update(IntakeState::ChoosingCategory { kept: kept.clone() }).await?;
+        return say(desk, chat, lang, "intake-hint-pick-category").await;
+    };
+    if let Some(open) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await? {
+        dialogue.exit().await?;
+        if open.description_message_id == description.message_id {
+            // Opened by an earlier run of this update (a crash or a double tap).
+            return confirm_and_route(desk, chat, lang, open, kept).await;
+        }
+        let mut kept = kept.clone();
+        kept.keep(description.message_id, None, description.has_media);
+        desk.relay_kept(&open, chat.0, &kept.to_relay(0)).await?;
+        let text = desk.i18n().t_args(lang, "ticket-already-open", &[("id", open.id.0.into())]);
+        return tell(desk, chat, text).await;
     }
     let new = NewTicket {
         customer_id: customer.id.0 as i64,
-        customer_chat_id: msg.chat.id.0,
+        customer_chat_id: chat.0,
         customer_name: customer.full_name(),
         customer_username: customer.username.clone(),
         language: lang.code().to_owned(),
         category: category.name().to_owned(),
         required_skill: category.skill().as_str().to_owned(),
-        description: description.to_owned(),
-        description_message_id: msg.id.0,
-        description_has_media: msg.text().is_none(),
+        description: description.text.clone(),
+        description_message_id: description.message_id,
+        description_has_media: description.has_media,
         created_at_ms: desk.now_ms(),
     };
     let ticket = desk.create(new).await?;
     dialogue.exit().await?;
-    confirm_and_route(&desk, &msg, lang, ticket).await
+    confirm_and_route(desk, chat, lang, ticket, kept).await
 }
 
 async fn confirm_and_route(
     desk: &TicketDesk,
-    msg: &Message,
+    chat: ChatId,
     lang: Lang,
     ticket: Ticket,
+    kept: &Kept,
 ) -> Result<(), HandlerError> {
     let text = desk.i18n().t_args(lang, "ticket-opened", &[("id", ticket.id.0.into())]);
-    tell(desk, msg.chat.id, text).await?;
+    tell(desk, chat, text).await?;
     // The customer hears back at once; enrichment (up to its deadline) and
     // routing follow in this same lane, so their next messages queue behind
-    // it, in order. The topic and note are queued in the ticket's lane.
-    desk.route_and_publish(ticket).await?;
+    // it, in order. The topic and note are queued in the ticket's lane, and
+    // what the intake kept follows them there.
+    let ticket = desk.route_and_publish(ticket).await?;
+    desk.relay_kept(&ticket, chat.0, &kept.to_relay(ticket.description_message_id)).await?;
     Ok(())
 }
 
@@ -221,7 +360,12 @@ async fn idle_message(desk: TicketDesk, dialogue: IntakeDialogue, msg: Message) 
     let lang = lang_of(msg.from.as_ref());
     let Some(customer) = msg.from.as_ref() else { return Ok(()) };
     let Some(ticket) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await? else {
-        return start_intake(&desk, &dialogue, &msg, lang).await;
+        // The first message starts the intake, and is kept: its words are
+        // offered as the description.
+        let mut kept = Kept::default();
+        let (words, has_media) = words_of(&msg);
+        kept.keep(msg.id.0, words, has_media);
+        return start_intake(&desk, &dialogue, &msg, lang, kept).await;
     };
     desk.relay_from_customer(&ticket, &msg).await?;
     Ok(())

@@ -1,14 +1,11 @@
 //! teloxide's dialogue `Storage` over our own storage layer (DESIGN §11: the
 //! teloxide SQL storages would pull in a second sqlx).
 //!
-//! States are stored as versioned JSON. A state that no longer decodes (an
-//! old version, a corrupt row) is treated as no dialogue: the customer starts
-//! over instead of being stuck.
+//! States are stored as versioned JSON (`domain::intake`).
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
 use teloxide::{dispatching::dialogue::Storage as DialogueStorage, types::ChatId};
 
 use super::IntakeState;
@@ -24,15 +21,6 @@ pub struct IntakeStore {
     clock: SharedClock,
 }
 
-/// The stored envelope; bump `v` when `IntakeState` changes incompatibly.
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    v: u8,
-    state: IntakeState,
-}
-
-const VERSION: u8 = 1;
-
 impl IntakeStore {
     /// Wraps the storage.
     pub fn new(storage: Storage, clock: SharedClock) -> Self {
@@ -41,24 +29,30 @@ impl IntakeStore {
 
     /// Encodes a state for storage.
     pub fn encode(state: &IntakeState) -> String {
-        serde_json::to_string(&Stored { v: VERSION, state: state.clone() })
-            .unwrap_or_else(|_| String::from("{}"))
+        crate::domain::intake::encode(state)
     }
 
     /// Decodes a stored state; `None` for anything unknown.
     pub fn decode(raw: &str) -> Option<IntakeState> {
-        match serde_json::from_str::<Stored>(raw) {
-            Ok(stored) if stored.v == VERSION => Some(stored.state),
-            _ => None,
-        }
+        crate::domain::intake::decode(raw)
     }
 }
 
 impl DialogueStorage<IntakeState> for IntakeStore {
     type Error = StorageError;
 
+    // Inside a handler, writes are kept and stored with the update's inbox
+    // mark (one transaction, `delivery::as_effect_of`), and reads see them:
+    // a crash in between replays the update against the state it first saw.
+    // These futures are polled inside the handler's task, so the task-local
+    // staging is checked where they run.
     fn remove_dialogue(self: Arc<Self>, chat_id: ChatId) -> BoxFuture<'static, Result<(), Self::Error>> {
-        Box::pin(async move { self.storage.remove_dialogue(chat_id.0).await })
+        Box::pin(async move {
+            if crate::delivery::stage_dialogue(chat_id.0, None) {
+                return Ok(());
+            }
+            self.storage.remove_dialogue(chat_id.0).await
+        })
     }
 
     fn update_dialogue(
@@ -68,6 +62,9 @@ impl DialogueStorage<IntakeState> for IntakeStore {
     ) -> BoxFuture<'static, Result<(), Self::Error>> {
         Box::pin(async move {
             let raw = Self::encode(&dialogue);
+            if crate::delivery::stage_dialogue(chat_id.0, Some(raw.clone())) {
+                return Ok(());
+            }
             self.storage.set_dialogue(chat_id.0, &raw, self.clock.now_ms()).await
         })
     }
@@ -77,7 +74,11 @@ impl DialogueStorage<IntakeState> for IntakeStore {
         chat_id: ChatId,
     ) -> BoxFuture<'static, Result<Option<IntakeState>, Self::Error>> {
         Box::pin(async move {
-            let Some(raw) = self.storage.dialogue(chat_id.0).await? else {
+            let raw = match crate::delivery::staged_dialogue(chat_id.0) {
+                Some(staged) => staged,
+                None => self.storage.dialogue(chat_id.0).await?,
+            };
+            let Some(raw) = raw else {
                 return Ok(None);
             };
             let state = Self::decode(&raw);
@@ -86,31 +87,5 @@ impl DialogueStorage<IntakeState> for IntakeStore {
             }
             Ok(state)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn states_round_trip_and_the_v1_format_is_frozen() {
-        let state = IntakeState::Describing { category: "billing".into() };
-        let raw = IntakeStore::encode(&state);
-        assert_eq!(raw, r#"{"v":1,"state":{"Describing":{"category":"billing"}}}"#);
-        assert_eq!(IntakeStore::decode(&raw), Some(state));
-        assert_eq!(
-            IntakeStore::decode(&IntakeStore::encode(&IntakeState::ChoosingCategory)),
-            Some(IntakeState::ChoosingCategory)
-        );
-    }
-
-    #[test]
-    fn unknown_versions_and_garbage_decode_to_nothing() {
-        for raw in
-            ["", "{}", "not json", r#"{"v":2,"state":"ChoosingCategory"}"#, r#"{"v":1,"state":"Flying"}"#]
-        {
-            assert_eq!(IntakeStore::decode(raw), None, "{raw}");
-        }
     }
 }

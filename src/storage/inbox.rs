@@ -4,7 +4,7 @@
 //! marked handled once processed, so a crash between receiving and handling
 //! replays it at the next start instead of losing it.
 
-use super::{Storage, StorageResult, with_pool};
+use super::{Storage, StorageResult, with_pool, with_read_pool};
 
 /// An update that was received but not yet handled.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -95,13 +95,30 @@ impl Storage {
 
     /// Deletes handled updates received before `before_ms`. Telegram keeps
     /// updates for 24 hours, so older ids can never be re-delivered.
-    pub async fn inbox_prune(&self, before_ms: i64) -> StorageResult<u64> {
-        let result = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM inbox WHERE handled_at IS NOT NULL AND received_at < $1")
-                .bind(before_ms)
-                .execute(pool)
+    /// The stored JSON of an update, as Telegram sent it.
+    pub async fn inbox_payload(&self, update_id: i64) -> StorageResult<Option<String>> {
+        let row: Option<(String,)> = with_read_pool!(self, |pool| {
+            sqlx::query_as("SELECT payload FROM inbox WHERE update_id = $1")
+                .bind(update_id)
+                .fetch_optional(pool)
                 .await
-                .map(|done| done.rows_affected())
+        })?;
+        Ok(row.map(|(payload,)| payload))
+    }
+
+    /// Updates that could not be handled (kept with their error, raw) stay
+    /// until `failed_before_ms`, for an operator to look at.
+    pub async fn inbox_prune(&self, before_ms: i64, failed_before_ms: i64) -> StorageResult<u64> {
+        let result = with_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM inbox WHERE handled_at IS NOT NULL AND received_at < $1
+                 AND (error IS NULL OR received_at < $2)",
+            )
+            .bind(before_ms)
+            .bind(failed_before_ms)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
         })?;
         Ok(result)
     }

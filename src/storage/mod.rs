@@ -27,7 +27,9 @@ use sqlx::{
 pub use agents::AgentUpsert;
 pub use escalations::{EscalationRow, OverridePlan};
 pub use inbox::PendingUpdate;
-pub use outbox::{FinishedJob, HandledUpdate, NewOutboxRow, OutboxCounts, OutboxRow, QueuedRow};
+pub use outbox::{
+    DialogueChange, FinishedJob, HandledUpdate, NewOutboxRow, OutboxCounts, OutboxRow, QueuedRow,
+};
 pub use tickets::{Assignment, NewTicket, ReopenOutcome, Ticket};
 
 use crate::config::{DatabaseUrl, redact_password};

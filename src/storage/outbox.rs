@@ -150,11 +150,21 @@ pub struct QueuedRow {
     pub ticket_id: Option<i64>,
 }
 
-/// What handling one update produced: its outbox rows and how it ended.
+/// A dialogue state written by a handler, stored with its update's inbox
+/// mark: `None` removes the dialogue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialogueChange {
+    pub chat_id: i64,
+    pub state: Option<String>,
+}
+
+/// What handling one update produced: its outbox rows, its dialogue
+/// changes, and how it ended.
 #[derive(Clone, Debug)]
 pub struct HandledUpdate {
     pub update_id: i64,
     pub rows: Vec<QueuedRow>,
+    pub dialogues: Vec<DialogueChange>,
     pub error: Option<String>,
 }
 
@@ -167,11 +177,12 @@ pub struct FinishedJob {
 }
 
 impl Storage {
-    /// Writes the outbox rows of several handled updates and marks those
-    /// updates handled, in one transaction: an update is marked handled
-    /// exactly when its effects are stored (group commit).
+    /// Writes the outbox rows and dialogue changes of several handled
+    /// updates and marks those updates handled, in one transaction: an update
+    /// is marked handled exactly when its effects are stored (group commit).
     pub async fn commit_handled(&self, handled: &[HandledUpdate], now_ms: i64) -> StorageResult<()> {
-        with_pool!(self, |pool| async {
+        with_pool!(self, |pool| {
+            async {
             let mut tx = pool.begin().await?;
             for update in handled {
                 for row in &update.rows {
@@ -188,6 +199,23 @@ impl Storage {
                     .execute(&mut *tx)
                     .await?;
                 }
+                for change in &update.dialogues {
+                    match &change.state {
+                        Some(state) => sqlx::query(
+                            "INSERT INTO dialogues (chat_id, state, updated_at) VALUES ($1, $2, $3)
+                             ON CONFLICT (chat_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                        )
+                        .bind(change.chat_id)
+                        .bind(state)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?,
+                        None => sqlx::query("DELETE FROM dialogues WHERE chat_id = $1")
+                            .bind(change.chat_id)
+                            .execute(&mut *tx)
+                            .await?,
+                    };
+                }
                 sqlx::query("UPDATE inbox SET handled_at = $2, error = $3 WHERE update_id = $1")
                     .bind(update.update_id)
                     .bind(now_ms)
@@ -197,7 +225,8 @@ impl Storage {
             }
             tx.commit().await
         }
-        .await)?;
+        .await
+        })?;
         Ok(())
     }
 

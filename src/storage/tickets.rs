@@ -289,26 +289,63 @@ impl Storage {
     }
 
     /// Closes an open ticket. Returns `false` if it was not open.
-    pub async fn close_ticket(&self, id: TicketId, now_ms: i64) -> StorageResult<bool> {
+    ///
+    /// `by_update` is the update doing it: a replay of that same update
+    /// (after a crash before its inbox mark) is told `true` again, so it
+    /// finishes the close instead of reporting it as done by someone else.
+    pub async fn close_ticket(
+        &self,
+        id: TicketId,
+        now_ms: i64,
+        by_update: Option<i64>,
+    ) -> StorageResult<bool> {
         let result = with_pool!(self, |pool| {
             sqlx::query(
-                "UPDATE tickets SET status = 'closed', closed_at = $2, override_due_at = NULL WHERE id = $1 AND status = 'open'",
+                "UPDATE tickets SET status = 'closed', closed_at = $2, override_due_at = NULL, state_update_id = $3
+                 WHERE id = $1 AND status = 'open'",
             )
             .bind(id.0)
             .bind(now_ms)
+            .bind(by_update)
             .execute(pool)
             .await
             .map(|done| done.rows_affected())
         })?;
-        Ok(result == 1)
+        if result == 1 {
+            return Ok(true);
+        }
+        self.ticket_state_set_by(id, "closed", by_update).await
+    }
+
+    /// Whether the ticket is in `status` because of update `by_update`.
+    async fn ticket_state_set_by(
+        &self,
+        id: TicketId,
+        status: &str,
+        by_update: Option<i64>,
+    ) -> StorageResult<bool> {
+        let Some(update) = by_update else { return Ok(false) };
+        let row: Option<(i64,)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT id FROM tickets WHERE id = $1 AND status = $2 AND state_update_id = $3")
+                .bind(id.0)
+                .bind(status)
+                .bind(update)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.is_some())
     }
 
     /// Reopens a closed ticket unless its customer has another open one.
-    pub async fn reopen_ticket(&self, id: TicketId) -> StorageResult<ReopenOutcome> {
+    /// `by_update` as for [`Storage::close_ticket`].
+    pub async fn reopen_ticket(&self, id: TicketId, by_update: Option<i64>) -> StorageResult<ReopenOutcome> {
         let Some(ticket) = self.ticket(id).await? else {
             return Ok(ReopenOutcome::NotFound);
         };
         if ticket.status == TicketStatus::Open {
+            if self.ticket_state_set_by(id, "open", by_update).await? {
+                return Ok(ReopenOutcome::Reopened);
+            }
             return Ok(ReopenOutcome::AlreadyOpen);
         }
         if let Some(other) = self.open_ticket_of_customer(ticket.customer_id).await? {
@@ -316,9 +353,10 @@ impl Storage {
         }
         let result = with_pool!(self, |pool| {
             sqlx::query(
-                "UPDATE tickets SET status = 'open', closed_at = NULL WHERE id = $1 AND status = 'closed'",
+                "UPDATE tickets SET status = 'open', closed_at = NULL, state_update_id = $2 WHERE id = $1 AND status = 'closed'",
             )
             .bind(id.0)
+            .bind(by_update)
             .execute(pool)
             .await
             .map(|done| done.rows_affected())

@@ -8,6 +8,10 @@
 pub enum CallbackData {
     /// Intake: the customer picked a category.
     PickCategory(String),
+    /// Intake: the customer opens the ticket with the message they wrote
+    /// first (identified by its message id, so an old button cannot use
+    /// another message).
+    UseDraft(i32),
 }
 
 const VERSION: &str = "1";
@@ -17,6 +21,7 @@ impl CallbackData {
     pub fn encode(&self) -> String {
         match self {
             CallbackData::PickCategory(name) => format!("{VERSION}/cat/{name}"),
+            CallbackData::UseDraft(message) => format!("{VERSION}/draft/{message}"),
         }
     }
 
@@ -29,6 +34,7 @@ impl CallbackData {
         }
         match tag {
             "cat" => Some(CallbackData::PickCategory(value.to_owned())),
+            "draft" => value.parse().ok().filter(|id: &i32| *id > 0).map(CallbackData::UseDraft),
             _ => None,
         }
     }
@@ -46,17 +52,33 @@ mod tests {
             assert!((1..=64).contains(&encoded.len()), "{encoded}");
             assert_eq!(CallbackData::decode(&encoded), Some(data));
         }
+        let draft = CallbackData::UseDraft(i32::MAX);
+        assert!(draft.encode().len() <= 64);
+        assert_eq!(CallbackData::decode(&draft.encode()), Some(draft));
     }
 
     #[test]
     fn the_v1_format_is_frozen() {
         // Buttons already in customers' chats use this exact form.
         assert_eq!(CallbackData::PickCategory("billing".into()).encode(), "1/cat/billing");
+        assert_eq!(CallbackData::UseDraft(42).encode(), "1/draft/42");
     }
 
     #[test]
     fn foreign_and_malformed_payloads_are_rejected() {
-        for raw in ["", "billing", "2/cat/billing", "1/cat/", "1/cat", "1/dog/billing", "1/cat/a/b", "1//x"] {
+        for raw in [
+            "",
+            "billing",
+            "2/cat/billing",
+            "1/cat/",
+            "1/cat",
+            "1/dog/billing",
+            "1/cat/a/b",
+            "1//x",
+            "1/draft/abc",
+            "1/draft/-3",
+            "1/draft/0",
+        ] {
             assert_eq!(CallbackData::decode(raw), None, "{raw:?}");
         }
     }

@@ -38,6 +38,18 @@ pub fn topic_thread(msg: &Message) -> Option<i32> {
     if msg.is_topic_message { msg.thread_id.map(|t| t.0.0) } else { None }
 }
 
+/// Whether a message is something a person wrote (text, any media, a poll,
+/// a dice, …) rather than a service message (topic created, pinned, member
+/// joined, …). Only these are relayed.
+///
+/// A message whose content teloxide cannot read arrives as
+/// `MessageKind::Empty` (e.g. an audio without `mime_type`): it is still a
+/// person's message, and `copyMessage` copies it without reading it.
+pub fn is_written_by_a_person(msg: &Message) -> bool {
+    use teloxide::types::MessageKind as K;
+    matches!(msg.kind, K::Common(_) | K::Dice(_) | K::Empty {} | K::Invoice(_) | K::Giveaway(_))
+}
+
 /// A short name for the kind of update, for logs.
 pub fn update_kind_name(update: &Update) -> &'static str {
     use teloxide::types::UpdateKind as K;

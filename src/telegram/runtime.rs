@@ -27,7 +27,8 @@ use teloxide::{
     dispatching::UpdateHandler,
     dptree::di::DependencyMap,
     prelude::*,
-    types::{AllowedUpdate, Update},
+    requests::{JsonRequest, Payload},
+    types::{AllowedUpdate, Update, UpdateKind},
 };
 use tokio::{
     sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc},
@@ -45,11 +46,11 @@ use crate::{
 
 /// Updates held in memory at most (received, not yet handled).
 pub const MAX_IN_FLIGHT: usize = 512;
-/// How often a handler that hit a database error is run (backoff doubling
-/// from `HANDLER_BACKOFF`: 0.5 + 1 + 2 + 4 + 8 s). After that the update is
-/// recorded with its error, and the log says so.
-const HANDLER_ATTEMPTS: u32 = 6;
+/// A handler that hit a database error is run again after this, doubling up
+/// to `HANDLER_MAX_BACKOFF`, for as long as it takes: its lane waits (the
+/// conversation stays in order), other lanes go on, and nothing is skipped.
 const HANDLER_BACKOFF: Duration = Duration::from_millis(500);
+const HANDLER_MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Long-polling timeout sent to Telegram.
 const POLL_TIMEOUT_SECS: u32 = 10;
 /// Back-off after a failed `getUpdates` or inbox write.
@@ -106,6 +107,9 @@ pub struct UpdateEngine {
     permits: Arc<Semaphore>,
     lanes: HashMap<LaneKey, Lane>,
     tasks: JoinSet<()>,
+    /// Cancelled by [`UpdateEngine::drain`]: a lane waiting out a database
+    /// outage leaves its updates in the inbox for the next start.
+    stopping: CancellationToken,
 }
 
 impl UpdateEngine {
@@ -137,6 +141,7 @@ impl UpdateEngine {
             permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             lanes: HashMap::new(),
             tasks: JoinSet::new(),
+            stopping: CancellationToken::new(),
         }
     }
 
@@ -147,7 +152,11 @@ impl UpdateEngine {
             self.storage.inbox_pending(i64::try_from(MAX_IN_FLIGHT * 20).unwrap_or(i64::MAX)).await?;
         let count = pending.len();
         for row in pending {
-            match serde_json::from_str::<Update>(&row.payload) {
+            let decoded =
+                serde_json::from_str::<serde_json::Value>(&row.payload).map_err(|e| e.to_string()).and_then(
+                    |raw| decode_update(raw).map(|(update, _)| update).map_err(|_| "no update id".to_owned()),
+                );
+            match decoded {
                 Ok(update) => {
                     let permit = self.permits.clone().acquire_owned().await;
                     let Ok(permit) = permit else { break };
@@ -183,6 +192,7 @@ impl UpdateEngine {
                 committer: self.committer.clone(),
                 wake: self.wake.clone(),
                 pending: pending.clone(),
+                stopping: self.stopping.clone(),
             };
             self.tasks.spawn(worker.run(receiver));
             Lane { sender, pending }
@@ -203,6 +213,7 @@ impl UpdateEngine {
 
     /// Stops accepting updates and waits until every dispatched one is handled.
     pub async fn drain(mut self) {
+        self.stopping.cancel();
         self.lanes.clear();
         while let Some(result) = self.tasks.join_next().await {
             if let Err(error) = result {
@@ -223,50 +234,79 @@ struct LaneWorker {
     committer: Batcher<HandledUpdate>,
     wake: Arc<Notify>,
     pending: Arc<AtomicUsize>,
+    stopping: CancellationToken,
+}
+
+/// How handling an update ended.
+#[derive(PartialEq, Eq)]
+enum Handled {
+    /// Its outcome and effects are stored.
+    Stored,
+    /// The bot is stopping while the database fails: the update stays in the
+    /// inbox, and so must every later one of its lane (to keep their order).
+    Deferred,
 }
 
 impl LaneWorker {
     async fn run(self, mut receiver: mpsc::UnboundedReceiver<(Update, OwnedSemaphorePermit)>) {
+        let mut deferring = false;
         while let Some((update, permit)) = receiver.recv().await {
-            self.handle(update).await;
+            if deferring {
+                tracing::info!(
+                    update_id = update.id.0,
+                    "left in the inbox behind an earlier update of its conversation"
+                );
+            } else {
+                deferring = self.handle(update).await == Handled::Deferred;
+            }
             self.pending.fetch_sub(1, Ordering::AcqRel);
             drop(permit);
         }
     }
 
-    async fn handle(&self, update: Update) {
+    /// Waits before the next attempt; `false` if the bot is stopping.
+    async fn back_off(&self, delay: &mut Duration) -> bool {
+        let wait = *delay;
+        *delay = (*delay * 2).min(HANDLER_MAX_BACKOFF);
+        tokio::select! {
+            _ = self.stopping.cancelled() => false,
+            _ = tokio::time::sleep(wait) => true,
+        }
+    }
+
+    async fn handle(&self, update: Update) -> Handled {
         let update_id = i64::from(update.id.0);
         let kind = update_kind_name(&update);
         let mut attempt = 1;
+        let mut delay = HANDLER_BACKOFF;
         let handled = loop {
             let mut deps = self.deps.clone();
             deps.insert(update.clone());
             // What the handler queues in the outbox is keyed by this update,
             // so running it again (here, or after a crash) queues nothing twice.
-            let (handled, queued) =
+            let (handled, effects) =
                 crate::delivery::as_effect_of(update_id, self.handler.dispatch(deps)).await;
             match handled {
-                std::ops::ControlFlow::Break(Err(error))
-                    if error.is_transient() && attempt < HANDLER_ATTEMPTS =>
-                {
-                    let delay = HANDLER_BACKOFF * 2u32.pow(attempt - 1);
-                    tracing::warn!(update_id, kind, attempt, ?delay, %error, "handler hit a database error; retrying");
-                    tokio::time::sleep(delay).await;
+                std::ops::ControlFlow::Break(Err(error)) if error.is_transient() => {
+                    tracing::warn!(update_id, kind, attempt, ?delay, %error, "handler hit a database error; its conversation waits and it is retried");
+                    if !self.back_off(&mut delay).await {
+                        return self.defer(update_id, kind);
+                    }
                     attempt += 1;
                 }
-                other => break (other, queued),
+                other => break (other, effects),
             }
         };
-        let (handled, queued) = handled;
+        let (handled, effects) = handled;
         let (error, outcome) = match handled {
             std::ops::ControlFlow::Break(Ok(())) => (None, "handled"),
-            std::ops::ControlFlow::Break(Err(error)) if error.is_transient() => {
-                // Not marked: the update stays in the inbox and is handled
-                // again at the next start, rather than being lost.
-                tracing::error!(update_id, kind, error = %error, "handler failed on the database; the update is kept for the next start");
-                metrics::counter!(crate::telemetry::names::UPDATES, "kind" => kind, "outcome" => "deferred")
-                    .increment(1);
-                return;
+            std::ops::ControlFlow::Break(Err(error @ HandlerError::Unparsed)) => {
+                tracing::warn!(
+                    update_id,
+                    kind,
+                    "Telegram sent an update topicdesk cannot read; kept raw in the inbox"
+                );
+                (Some(error.to_string()), "unparsed")
             }
             std::ops::ControlFlow::Break(Err(error)) => {
                 tracing::error!(update_id, kind, error = %error, "handler failed");
@@ -279,28 +319,38 @@ impl LaneWorker {
         };
         metrics::counter!(crate::telemetry::names::UPDATES, "kind" => kind, "outcome" => outcome)
             .increment(1);
-        let sends = !queued.is_empty();
-        let handled = HandledUpdate { update_id, rows: queued, error };
-        let mut attempt = 1;
+        let sends = !effects.rows.is_empty();
+        let handled = HandledUpdate { update_id, rows: effects.rows, dialogues: effects.dialogues, error };
+        let mut delay = HANDLER_BACKOFF;
         loop {
             match self.committer.submit(handled.clone()).await {
                 Ok(()) => break,
-                Err(error) if attempt < HANDLER_ATTEMPTS => {
-                    tracing::warn!(update_id, %error, attempt, "cannot store the update's outcome; retrying");
-                    tokio::time::sleep(HANDLER_BACKOFF * 2u32.pow(attempt - 1)).await;
-                    attempt += 1;
-                }
                 Err(error) => {
-                    // Neither its effects nor its mark are stored: the update
-                    // is handled again at the next start.
-                    tracing::error!(update_id, %error, "cannot store the update's outcome; it will be replayed");
-                    return;
+                    // Neither its effects nor its mark are stored yet: the
+                    // conversation waits until they are.
+                    tracing::warn!(update_id, %error, ?delay, "cannot store the update's outcome; its conversation waits and it is retried");
+                    if !self.back_off(&mut delay).await {
+                        return self.defer(update_id, kind);
+                    }
                 }
             }
         }
         if sends {
             self.wake.notify_one();
         }
+        Handled::Stored
+    }
+
+    /// Leaves an update unmarked in the inbox: it is handled at the next start.
+    fn defer(&self, update_id: i64, kind: &'static str) -> Handled {
+        tracing::error!(
+            update_id,
+            kind,
+            "stopping while the database fails; the update is kept for the next start"
+        );
+        metrics::counter!(crate::telemetry::names::UPDATES, "kind" => kind, "outcome" => "deferred")
+            .increment(1);
+        Handled::Deferred
     }
 }
 
@@ -336,17 +386,15 @@ pub async fn poll(
             },
         };
         let room = (permits.available_permits() + 1).min(100);
-        let mut request = bot
-            .get_updates()
-            .timeout(POLL_TIMEOUT_SECS)
-            .limit(u8::try_from(room).unwrap_or(100))
-            .allowed_updates(allowed_updates());
-        if let Some(offset) = offset {
-            request = request.offset(offset);
-        }
+        let request = RawGetUpdates {
+            offset,
+            limit: u8::try_from(room).unwrap_or(100),
+            timeout: POLL_TIMEOUT_SECS,
+            allowed_updates: allowed_updates(),
+        };
         let batch = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            result = request.send() => result,
+            result = JsonRequest::new(bot.clone(), request).send() => result,
         };
         let updates = match batch {
             Ok(updates) => {
@@ -368,14 +416,18 @@ pub async fn poll(
         };
         let mut first = Some(first);
         let mut stored_all = true;
-        // One transaction for the whole batch, before any is confirmed.
+        // One transaction for the whole batch, before any is confirmed. The
+        // raw JSON is stored as Telegram sent it, even what teloxide cannot
+        // read.
         let mut batch = Vec::with_capacity(updates.len());
-        for update in updates {
-            match serde_json::to_string(&update) {
-                Ok(payload) => batch.push((update, payload)),
-                Err(error) => {
-                    tracing::error!(update_id = update.id.0, %error, "cannot serialise update; skipping");
-                    offset = Some(next_offset(update.id.0));
+        for raw in updates {
+            match decode_update(raw) {
+                Ok(decoded) => batch.push(decoded),
+                Err(Undecodable { update_id, raw }) => {
+                    // Without an id it can be neither stored nor confirmed
+                    // alone; the next update's id confirms it.
+                    tracing::warn!(update_id, raw = %raw, "Telegram sent an update without a usable id; skipped");
+                    metrics::counter!(crate::telemetry::names::UPDATES, "kind" => "unparsed", "outcome" => "skipped").increment(1);
                 }
             }
         }
@@ -465,6 +517,52 @@ async fn poller_lock(
             _ = tokio::time::sleep(STANDBY_RETRY) => {}
         }
     }
+}
+
+/// `getUpdates` answered as raw JSON, so an update teloxide cannot read is
+/// still stored (and reported) as Telegram sent it.
+#[derive(Debug, Clone, serde::Serialize)]
+struct RawGetUpdates {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<i32>,
+    limit: u8,
+    timeout: u32,
+    allowed_updates: Vec<AllowedUpdate>,
+}
+
+impl Payload for RawGetUpdates {
+    type Output = Vec<serde_json::Value>;
+    const NAME: &'static str = "GetUpdates";
+
+    fn timeout_hint(&self) -> Option<Duration> {
+        Some(Duration::from_secs(self.timeout.into()))
+    }
+}
+
+/// An update whose id cannot be read.
+#[derive(Debug)]
+pub struct Undecodable {
+    pub update_id: Option<i64>,
+    pub raw: serde_json::Value,
+}
+
+/// Reads one update as Telegram sent it: the update and its raw JSON. An
+/// update teloxide cannot read becomes `UpdateKind::Error` carrying the raw
+/// JSON (teloxide itself keeps only an empty object), so the handler tree
+/// can report it.
+pub fn decode_update(raw: serde_json::Value) -> Result<(Update, String), Undecodable> {
+    let update_id = raw.get("update_id").and_then(serde_json::Value::as_i64);
+    let Some(id) = update_id.and_then(|id| u32::try_from(id).ok()) else {
+        return Err(Undecodable { update_id, raw });
+    };
+    let payload = raw.to_string();
+    // From the text, not the `Value`: teloxide's types borrow while parsing.
+    let update = match serde_json::from_str::<Update>(&payload) {
+        Ok(Update { kind: UpdateKind::Error(_), id }) => Update { id, kind: UpdateKind::Error(raw) },
+        Ok(update) => update,
+        Err(_) => Update { id: teloxide::types::UpdateId(id), kind: UpdateKind::Error(raw) },
+    };
+    Ok((update, payload))
 }
 
 fn next_offset(update_id: u32) -> i32 {

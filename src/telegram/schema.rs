@@ -1,7 +1,7 @@
 //! The handler tree: one branch per domain, merged here (DESIGN §3: the bot
 //! acts only in private chats and in the support group).
 
-use teloxide::{RequestError, dispatching::UpdateHandler, prelude::*};
+use teloxide::{RequestError, dispatching::UpdateHandler, prelude::*, types::UpdateKind};
 
 use crate::{intake, storage::StorageError, tickets};
 
@@ -17,6 +17,9 @@ pub enum HandlerError {
     Desk(#[from] tickets::DeskError),
     #[error(transparent)]
     Routing(#[from] crate::routing::service::RoutingError),
+    /// Telegram sent an update teloxide cannot read; it is kept in the inbox.
+    #[error("the update could not be read (kept raw in the inbox)")]
+    Unparsed,
 }
 
 impl HandlerError {
@@ -41,6 +44,10 @@ impl HandlerError {
 /// and are logged by the runtime.
 pub fn schema(support_group: ChatId) -> UpdateHandler<HandlerError> {
     dptree::entry()
+        .branch(
+            dptree::filter(|update: Update| matches!(update.kind, UpdateKind::Error(_)))
+                .endpoint(tickets::handlers::unreadable_update),
+        )
         .branch(
             dptree::filter(|update: Update| update.chat().is_some_and(|c| c.is_private()))
                 .chain(intake::branch()),

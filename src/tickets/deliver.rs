@@ -11,7 +11,7 @@ use teloxide::{
 
 use super::{GROUP_LANG, TicketDesk, note};
 use crate::{
-    delivery::{CallError, Cost, DeliveryError, Job, Turn, worker::Delivered},
+    delivery::{CallError, Cost, DeliveryError, Job, Turn, gate::Hold, worker::Delivered},
     domain::{TicketId, TicketStatus},
     storage::Ticket,
 };
@@ -41,6 +41,9 @@ fn is_unreachable(error: &RequestError) -> bool {
 fn is_uncopyable(error: &RequestError) -> bool {
     topic_error(error).is_some_and(|d| d.contains("can't be copied") || d.contains("MESSAGE_ID_INVALID"))
 }
+
+/// Telegram's longest text message, in UTF-16 code units.
+const TEXT_LIMIT_UTF16: usize = 4096;
 
 /// How long a refused topic set-up is not reported again for its ticket.
 const REPORT_AGAIN_AFTER_MS: i64 = 10 * 60 * 1000;
@@ -115,7 +118,37 @@ impl TicketDesk {
             Err(DeliveryError::Call(CallError::Refused(error))) => {
                 Ok(Delivered::Refused { refusal: Refusal::of(&error), detail: error.to_string() })
             }
+            Err(DeliveryError::Call(CallError::Held { hold, error })) => {
+                Ok(Delivered::Held { hold, detail: error.to_string() })
+            }
             Err(other) => Err(other),
+        }
+    }
+
+    /// Tells the agents that a ticket's messages wait because the group
+    /// refuses them (at most once per [`REPORT_AGAIN_AFTER_MS`] for each
+    /// kind of hold). A group the bot cannot post in is only logged: no
+    /// notice could reach it.
+    pub async fn report_hold(&self, job: &Job, hold: Hold) {
+        let Some(ticket_id) = job.ticket() else { return };
+        if hold == Hold::Group {
+            tracing::error!(
+                ticket_id,
+                "the bot cannot post in the support group (removed, or not allowed to write); messages are kept until it can"
+            );
+            return;
+        }
+        let now = self.now_ms();
+        {
+            let mut reported = self.hold_reports.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if reported.get(&hold).is_some_and(|at| now - at < REPORT_AGAIN_AFTER_MS) {
+                return;
+            }
+            reported.insert(hold, now);
+        }
+        let text = self.i18n.t_args(GROUP_LANG, "delivery-held-topics", &[("id", ticket_id.into())]);
+        if let Err(error) = self.outbox.text(self.config.support_group.0, None, None, text, None).await {
+            tracing::warn!(ticket_id, %error, "cannot queue the notice about held messages");
         }
     }
 
@@ -310,20 +343,47 @@ impl TicketDesk {
                 Err(error) => tracing::debug!(ticket_id, %error, "could not unpin the old note"),
                 Ok(_) => {}
             }
-        } else if ticket.description_has_media {
-            // A new ticket's (or a recreated topic's) first note.
+        } else if ticket.description_has_media || note::description_is_shortened(ticket) {
+            // A new ticket's (or a recreated topic's) first note: the
+            // description's attachment, or its full text where the note
+            // shows only the start, follow it.
             let copied = self
                 .copy(group.0, Some(thread), ticket.customer_chat_id, ticket.description_message_id, turn)
                 .await;
             match copied {
                 Err(DeliveryError::Call(CallError::Refused(error))) => {
-                    tracing::warn!(ticket_id, %error, "could not copy the description's attachment into the topic");
+                    tracing::warn!(ticket_id, %error, "could not copy the description's message into the topic");
+                    if note::description_is_shortened(ticket) {
+                        self.post_full_description(ticket, thread, turn).await?;
+                    }
                 }
                 Err(other) => return Err(other),
                 Ok(_) => {}
             }
         }
         self.storage.finish_note_setup(ticket.id).await?;
+        Ok(())
+    }
+
+    /// Posts the stored description in pieces Telegram accepts (the
+    /// customer's own message could not be copied, e.g. it was deleted).
+    async fn post_full_description(
+        &self,
+        ticket: &Ticket,
+        thread: i32,
+        turn: Turn,
+    ) -> Result<(), DeliveryError> {
+        let group = self.config.support_group.0;
+        for piece in note::split_utf16(ticket.description.trim(), TEXT_LIMIT_UTF16) {
+            match self.send_text(group, Some(thread), None, &piece, None, turn).await {
+                Err(DeliveryError::Call(CallError::Refused(error))) => {
+                    tracing::warn!(ticket_id = ticket.id.0, %error, "could not post the full description");
+                    return Ok(());
+                }
+                Err(other) => return Err(other),
+                Ok(_) => {}
+            }
+        }
         Ok(())
     }
 

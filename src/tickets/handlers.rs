@@ -10,12 +10,19 @@ use teloxide::{
 use super::{GROUP_LANG, RelayOutcome, TicketDesk};
 use crate::{
     storage::ReopenOutcome,
-    telegram::{commands::GroupCommand, commands::group_command_list, schema::HandlerError, topic_thread},
+    telegram::{
+        commands::GroupCommand, commands::group_command_list, is_written_by_a_person, schema::HandlerError,
+        topic_thread,
+    },
 };
 
 /// Updates from the support group. Other chats never reach this branch.
 pub fn branch() -> UpdateHandler<HandlerError> {
-    Update::filter_message()
+    let edits = Update::filter_edited_message()
+        .filter(is_from_a_person)
+        .filter(|msg: Message, me: Me| topic_thread(&msg).is_some() && command_target(&msg, &me).is_none())
+        .endpoint(agent_edit);
+    let messages = Update::filter_message()
         .filter(is_from_a_person)
         .branch(
             dptree::entry()
@@ -30,7 +37,8 @@ pub fn branch() -> UpdateHandler<HandlerError> {
             dptree::filter(|msg: Message, me: Me| command_target(&msg, &me) == Some(true))
                 .endpoint(unknown_command),
         )
-        .branch(dptree::filter(|msg: Message| topic_thread(&msg).is_some()).endpoint(agent_message))
+        .branch(dptree::filter(|msg: Message| topic_thread(&msg).is_some()).endpoint(agent_message));
+    dptree::entry().branch(messages).branch(edits)
 }
 
 /// Ignores the bot's own messages, other bots and service messages (topic
@@ -44,20 +52,9 @@ fn is_from_a_person(msg: Message, me: Me) -> bool {
     if from.is_bot && !anonymous_admin {
         return false;
     }
-    msg.text().is_some() || msg.caption().is_some() || has_relayable_media(&msg)
-}
-
-fn has_relayable_media(msg: &Message) -> bool {
-    msg.photo().is_some()
-        || msg.document().is_some()
-        || msg.video().is_some()
-        || msg.voice().is_some()
-        || msg.audio().is_some()
-        || msg.sticker().is_some()
-        || msg.animation().is_some()
-        || msg.video_note().is_some()
-        || msg.location().is_some()
-        || msg.contact().is_some()
+    // Every kind a person writes is theirs to relay: what Telegram then
+    // refuses to copy gets a notice.
+    is_written_by_a_person(&msg)
 }
 
 /// For a `/command` message: `Some(true)` if it is addressed to us (or to
@@ -167,4 +164,53 @@ async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerErro
     tracing::info!(ticket_id = ticket.id.0, "agent message not relayed: {notice}");
     desk.tell_topic(Some(thread), Some(msg.id), notice).await?;
     Ok(())
+}
+
+/// An agent edited a message in a ticket topic: edits are not passed on
+/// (yet), so the agent is told at once rather than believing the customer
+/// sees the correction.
+async fn agent_edit(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    let Some(thread) = topic_thread(&msg) else { return Ok(()) };
+    if desk.storage().ticket_by_thread(thread).await?.is_none() {
+        return Ok(());
+    }
+    let text = desk.i18n().t(GROUP_LANG, "edit-not-relayed-agent");
+    desk.tell_topic(Some(thread), Some(msg.id), text).await?;
+    Ok(())
+}
+
+/// An update teloxide could not read (`UpdateKind::Error` with the raw
+/// JSON): the person who sent it is told, where that can be worked out, and
+/// the update is recorded as unreadable (kept raw in the inbox).
+pub async fn unreadable_update(desk: TicketDesk, update: Update) -> Result<(), HandlerError> {
+    let teloxide::types::UpdateKind::Error(raw) = &update.kind else { return Ok(()) };
+    let message = raw.get("message").or_else(|| raw.get("edited_message"));
+    let chat = message.and_then(|m| m.get("chat"));
+    let chat_id = chat.and_then(|c| c.get("id")).and_then(serde_json::Value::as_i64);
+    let private = chat.and_then(|c| c.get("type")).and_then(serde_json::Value::as_str) == Some("private");
+    let message_id = message
+        .and_then(|m| m.get("message_id"))
+        .and_then(serde_json::Value::as_i64)
+        .and_then(|id| i32::try_from(id).ok());
+    match chat_id {
+        Some(chat) if private => {
+            let lang = message
+                .and_then(|m| m.get("from"))
+                .and_then(|f| f.get("language_code"))
+                .and_then(serde_json::Value::as_str);
+            let text = desk.i18n().t(crate::i18n::Lang::from_code(lang), "message-unreadable");
+            desk.outbox().text(chat, None, message_id, text, None).await?;
+        }
+        Some(chat) if chat == desk.config().support_group.0 => {
+            let thread = message
+                .filter(|m| m.get("is_topic_message").and_then(serde_json::Value::as_bool) == Some(true))
+                .and_then(|m| m.get("message_thread_id"))
+                .and_then(serde_json::Value::as_i64)
+                .and_then(|t| i32::try_from(t).ok());
+            let text = desk.i18n().t(GROUP_LANG, "message-unreadable-group");
+            desk.tell_topic(thread, message_id.map(teloxide::types::MessageId), text).await?;
+        }
+        _ => {}
+    }
+    Err(HandlerError::Unparsed)
 }

@@ -57,6 +57,8 @@ pub struct TicketDesk {
     i18n: Arc<I18n>,
     clock: SharedClock,
     routing: RoutingService,
+    /// When each kind of hold was last reported in General.
+    hold_reports: Arc<std::sync::Mutex<std::collections::HashMap<crate::delivery::gate::Hold, i64>>>,
 }
 
 impl TicketDesk {
@@ -72,7 +74,7 @@ impl TicketDesk {
         clock: SharedClock,
         routing: RoutingService,
     ) -> Self {
-        Self { bot, outbox, courier, storage, config, i18n, clock, routing }
+        Self { bot, outbox, courier, storage, config, i18n, clock, routing, hold_reports: Arc::default() }
     }
 
     /// The outbox, for handlers that send replies.
@@ -176,6 +178,23 @@ impl TicketDesk {
         Ok(RelayOutcome::Queued)
     }
 
+    /// Queues messages the customer sent before the ticket could take them
+    /// (during the intake) for the ticket's topic, in order.
+    pub async fn relay_kept(
+        &self,
+        ticket: &Ticket,
+        from_chat: i64,
+        messages: &[i32],
+    ) -> Result<(), DeskError> {
+        for message in messages {
+            let job = Job::ToTopic { ticket: ticket.id.0, from_chat, message: *message };
+            self.outbox
+                .push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Queues an agent's message for the customer.
     pub async fn relay_from_agent(&self, ticket: &Ticket, msg: &Message) -> Result<RelayOutcome, DeskError> {
         if ticket.status != crate::domain::TicketStatus::Open {
@@ -218,7 +237,7 @@ impl TicketDesk {
 
     /// Closes the ticket: the customer is told, the topic gets a line and is closed.
     pub async fn close(&self, ticket: &Ticket, by: &User) -> Result<bool, DeskError> {
-        if !self.storage.close_ticket(ticket.id, self.now_ms()).await? {
+        if !self.storage.close_ticket(ticket.id, self.now_ms(), crate::delivery::current_update()).await? {
             return Ok(false);
         }
         tracing::info!(ticket_id = ticket.id.0, agent_id = by.id.0, "ticket closed");
@@ -240,7 +259,7 @@ impl TicketDesk {
 
     /// Reopens a closed ticket and its topic.
     pub async fn reopen(&self, ticket: &Ticket, by: &User) -> Result<ReopenOutcome, DeskError> {
-        let outcome = self.storage.reopen_ticket(ticket.id).await?;
+        let outcome = self.storage.reopen_ticket(ticket.id, crate::delivery::current_update()).await?;
         if outcome != ReopenOutcome::Reopened {
             return Ok(outcome);
         }
@@ -253,8 +272,29 @@ impl TicketDesk {
             &[("id", ticket.id.0.into()), ("agent", by.full_name().into())],
         );
         self.outbox.topic_text(ticket, None, line).await?;
+        self.end_intake_into(ticket).await?;
         self.tell_customer(ticket, "ticket-reopened-for-customer").await?;
         Ok(outcome)
+    }
+
+    /// Ends an intake the customer started after this ticket was closed:
+    /// the ticket is theirs again, so what that intake kept goes to it.
+    /// (Should the customer's chat write the dialogue at the same moment,
+    /// its next message finds the open ticket and ends the intake there.)
+    async fn end_intake_into(&self, ticket: &Ticket) -> Result<(), DeskError> {
+        let chat = ticket.customer_chat_id;
+        let staged = crate::delivery::staged_dialogue(chat);
+        let raw = match staged {
+            Some(staged) => staged,
+            None => self.storage.dialogue(chat).await?,
+        };
+        let Some(state) = raw.as_deref().and_then(crate::domain::intake::decode) else { return Ok(()) };
+        let Some(kept) = state.kept() else { return Ok(()) };
+        if !crate::delivery::stage_dialogue(chat, None) {
+            self.storage.remove_dialogue(chat).await?;
+        }
+        tracing::info!(ticket_id = ticket.id.0, "the customer's new intake ended: their ticket was reopened");
+        self.relay_kept(ticket, chat, &kept.to_relay(0)).await
     }
 
     /// Queues topic set-up again for tickets whose topic or note is missing

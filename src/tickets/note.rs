@@ -18,6 +18,48 @@ const TOPIC_NAME_MAX: usize = 128;
 /// A customer name never takes more than this much of a topic name.
 const TOPIC_CUSTOMER_MAX: usize = 40;
 
+/// The start of a customer's text, to quote back to them (one line).
+pub fn preview(text: &str) -> String {
+    truncate_chars(&text.split_whitespace().collect::<Vec<_>>().join(" "), 200)
+}
+
+/// Whether the note shows only the start of the description: the full text
+/// then follows the note in the topic (nothing a customer wrote is cut).
+pub fn description_is_shortened(ticket: &Ticket) -> bool {
+    ticket.description.trim().encode_utf16().count() > DESCRIPTION_BUDGET_UTF16
+}
+
+/// Splits `text` into pieces of at most `limit` UTF-16 code units (Telegram's
+/// message length), preferring to cut after a line break or a space.
+pub fn split_utf16(text: &str, limit: usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while rest.encode_utf16().count() > limit {
+        let mut used = 0;
+        let mut cut = 0;
+        let mut soft_cut = None;
+        for (index, c) in rest.char_indices() {
+            if used + c.len_utf16() > limit {
+                break;
+            }
+            used += c.len_utf16();
+            cut = index + c.len_utf8();
+            if c == '\n' || c == ' ' {
+                soft_cut = Some(cut);
+            }
+        }
+        // A soft cut only if it keeps most of the piece.
+        let at = soft_cut.filter(|soft| *soft * 4 >= cut * 3).unwrap_or(cut).max(1);
+        let at = if rest.is_char_boundary(at) { at } else { cut };
+        pieces.push(rest[..at].to_owned());
+        rest = &rest[at..];
+    }
+    if !rest.is_empty() || pieces.is_empty() {
+        pieces.push(rest.to_owned());
+    }
+    pieces
+}
+
 /// Cuts `text` to at most `budget` UTF-16 code units, marking the cut with `…`.
 pub fn truncate_utf16(text: &str, budget: usize) -> String {
     if text.encode_utf16().count() <= budget {
@@ -136,7 +178,10 @@ pub fn render_note(i18n: &I18n, lang: Lang, ticket: &Ticket, assignee: Option<&s
         Some(reason) => escape(reason),
         None => label("note-routing-not-enabled"),
     };
-    let description = escape(&truncate_utf16(ticket.description.trim(), DESCRIPTION_BUDGET_UTF16));
+    let mut description = escape(&truncate_utf16(ticket.description.trim(), DESCRIPTION_BUDGET_UTF16));
+    if description_is_shortened(ticket) {
+        description = format!("{description}\n<i>{}</i>", label("note-description-continued"));
+    }
 
     let title = escape(&i18n.t_args(lang, "note-title", &[("id", ticket.id.0.into())]));
     let category = escape(&category_label(i18n, lang, &ticket.category));
@@ -265,5 +310,20 @@ mod tests {
         assert_eq!(truncate_utf16("abc", 3), "abc");
         assert_eq!(truncate_utf16("abcd", 3), "ab…");
         assert_eq!(truncate_utf16("😀😀", 3), "😀…");
+    }
+
+    #[test]
+    fn long_text_splits_into_telegram_sized_pieces_and_loses_nothing() {
+        let text: String = (0..3000).map(|i| format!("w{i} ")).collect::<String>() + "😀end";
+        let pieces = split_utf16(&text, 4096);
+        assert!(pieces.len() > 1);
+        assert!(pieces.iter().all(|p| p.encode_utf16().count() <= 4096 && !p.is_empty()));
+        assert_eq!(pieces.concat(), text, "the pieces put together are the text");
+        // No space to cut at: a hard cut, never inside a character.
+        let emoji = "😀".repeat(3000);
+        let pieces = split_utf16(&emoji, 4096);
+        assert_eq!(pieces.iter().map(|p| p.encode_utf16().count()).collect::<Vec<_>>(), vec![4096, 1904]);
+        assert_eq!(pieces.concat(), emoji);
+        assert_eq!(split_utf16("short", 4096), vec!["short".to_owned()]);
     }
 }

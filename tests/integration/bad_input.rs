@@ -45,11 +45,7 @@ async fn wrong_input_at_each_intake_step_gets_a_hint_and_the_step_stays() {
     // A photo without caption, and whitespace, are not descriptions.
     sim.private_photo(&eve, None);
     let hint = bot.wait_for_customer_message(&eve, 4, |_| true).await;
-    assert!(
-        hint.body().unwrap_or_default().starts_with("Please describe your problem in words"),
-        "{:?}",
-        hint.body()
-    );
+    assert!(hint.body().unwrap_or_default().contains("describe your problem in words"), "{:?}", hint.body());
     sim.private_text(&eve, "   ");
     bot.wait_for_customer_message(&eve, 5, |m| m.body() == hint.body()).await;
     assert!(sim.topics().is_empty(), "no ticket from bad input");

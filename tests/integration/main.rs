@@ -9,6 +9,7 @@ mod bad_input;
 mod binary;
 mod crash;
 mod delivery;
+mod lost;
 mod operations;
 mod premium_override;
 mod resilience;

@@ -50,8 +50,13 @@ async fn tickets_are_created_found_and_closed() {
         let t2 = s.ticket(t.id).await.expect("q").expect("exists");
         assert_eq!(t2.first_response_at_ms, Some(1_700_000_060_000), "{backend}");
 
-        assert!(s.close_ticket(t.id, 1_700_000_100_000).await.expect("close"), "{backend}");
-        assert!(!s.close_ticket(t.id, 1_700_000_100_001).await.expect("close"), "{backend}");
+        assert!(s.close_ticket(t.id, 1_700_000_100_000, Some(77)).await.expect("close"), "{backend}");
+        assert!(!s.close_ticket(t.id, 1_700_000_100_001, Some(78)).await.expect("close"), "{backend}");
+        assert!(!s.close_ticket(t.id, 1_700_000_100_001, None).await.expect("close"), "{backend}");
+        assert!(
+            s.close_ticket(t.id, 1_700_000_100_002, Some(77)).await.expect("close"),
+            "{backend}: the update that closed it, replayed, sees its own close"
+        );
         let closed = s.ticket(t.id).await.expect("q").expect("exists");
         assert_eq!((closed.status, closed.closed_at_ms), (TicketStatus::Closed, Some(1_700_000_100_000)));
         assert_eq!(s.open_ticket_of_customer(100).await.expect("q"), None, "{backend}");
@@ -71,19 +76,41 @@ async fn a_customer_has_at_most_one_open_ticket() {
         let first = s.create_ticket(&new_ticket(200)).await.expect("create");
         assert!(s.create_ticket(&new_ticket(200)).await.is_err(), "{backend}: second open ticket refused");
 
-        s.close_ticket(first.id, 1).await.expect("close");
+        s.close_ticket(first.id, 1, None).await.expect("close");
         let second = s.create_ticket(&new_ticket(200)).await.expect("a new ticket after closing");
         assert!(second.id > first.id, "{backend}");
 
         assert_eq!(
-            s.reopen_ticket(first.id).await.expect("reopen"),
+            s.reopen_ticket(first.id, Some(5)).await.expect("reopen"),
             ReopenOutcome::CustomerHasOpenTicket(second.id),
             "{backend}"
         );
-        assert_eq!(s.reopen_ticket(second.id).await.expect("q"), ReopenOutcome::AlreadyOpen, "{backend}");
-        s.close_ticket(second.id, 2).await.expect("close");
-        assert_eq!(s.reopen_ticket(first.id).await.expect("q"), ReopenOutcome::Reopened, "{backend}");
-        assert_eq!(s.reopen_ticket(TicketId(9999)).await.expect("q"), ReopenOutcome::NotFound, "{backend}");
+        assert_eq!(
+            s.reopen_ticket(second.id, None).await.expect("q"),
+            ReopenOutcome::AlreadyOpen,
+            "{backend}"
+        );
+        s.close_ticket(second.id, 2, None).await.expect("close");
+        assert_eq!(
+            s.reopen_ticket(first.id, Some(5)).await.expect("q"),
+            ReopenOutcome::Reopened,
+            "{backend}"
+        );
+        assert_eq!(
+            s.reopen_ticket(first.id, Some(5)).await.expect("q"),
+            ReopenOutcome::Reopened,
+            "{backend}: a replay of the reopening update sees its own reopen"
+        );
+        assert_eq!(
+            s.reopen_ticket(first.id, Some(6)).await.expect("q"),
+            ReopenOutcome::AlreadyOpen,
+            "{backend}"
+        );
+        assert_eq!(
+            s.reopen_ticket(TicketId(9999), None).await.expect("q"),
+            ReopenOutcome::NotFound,
+            "{backend}"
+        );
         db.destroy().await;
     }
 }
@@ -118,7 +145,12 @@ async fn the_inbox_deduplicates_and_replays_in_order() {
         assert_eq!(pending[0].payload, "{\"c\":1}", "{backend}");
         s.inbox_mark_handled(1, 21, Some("boom")).await.expect("mark");
         assert!(s.inbox_pending(10).await.expect("q").is_empty(), "{backend}");
-        assert_eq!(s.inbox_prune(11).await.expect("prune"), 2, "{backend}");
+        assert_eq!(s.inbox_prune(11, 5).await.expect("prune"), 1, "{backend}: the failed update is kept");
+        assert!(
+            !s.inbox_record(1, "{}", 30).await.expect("q"),
+            "{backend}: the failed update is still there"
+        );
+        assert_eq!(s.inbox_prune(11, 11).await.expect("prune"), 1, "{backend}: failed ones go later");
         assert!(s.inbox_record(1, "{}", 30).await.expect("q"), "{backend}: pruned ids are forgotten");
         db.destroy().await;
     }
@@ -126,7 +158,7 @@ async fn the_inbox_deduplicates_and_replays_in_order() {
 
 #[tokio::test]
 async fn outbox_rows_are_stored_with_their_inbox_mark_once_and_finished_in_batches() {
-    use topicdesk::storage::{FinishedJob, HandledUpdate, QueuedRow};
+    use topicdesk::storage::{DialogueChange, FinishedJob, HandledUpdate, QueuedRow};
 
     let row = |lane: &str, key: &str| QueuedRow {
         lane: lane.into(),
@@ -141,11 +173,27 @@ async fn outbox_rows_are_stored_with_their_inbox_mark_once_and_finished_in_batch
         let batch = s.inbox_record_batch(&[(7, "{}".into()), (8, "{}".into()), (7, "{}".into())], 1).await;
         assert_eq!(batch.expect("q"), vec![true, true, false], "{backend}: a re-delivery in one batch");
         let handled = [
-            HandledUpdate { update_id: 7, rows: vec![row("t:1", "7:0"), row("c:5", "7:1")], error: None },
-            HandledUpdate { update_id: 8, rows: vec![row("t:1", "8:0")], error: Some("x".into()) },
+            HandledUpdate {
+                update_id: 7,
+                rows: vec![row("t:1", "7:0"), row("c:5", "7:1")],
+                dialogues: vec![
+                    DialogueChange { chat_id: 5, state: Some("{\"v\":2}".into()) },
+                    DialogueChange { chat_id: 6, state: None },
+                ],
+                error: None,
+            },
+            HandledUpdate {
+                update_id: 8,
+                rows: vec![row("t:1", "8:0")],
+                dialogues: vec![],
+                error: Some("x".into()),
+            },
         ];
+        s.set_dialogue(6, "{\"v\":1}", 1).await.expect("dialogue");
         s.commit_handled(&handled, 2).await.expect("commit");
         assert!(s.inbox_pending(10).await.expect("q").is_empty(), "{backend}: both marked");
+        assert_eq!(s.dialogue(5).await.expect("q").as_deref(), Some("{\"v\":2}"), "{backend}: with the mark");
+        assert_eq!(s.dialogue(6).await.expect("q"), None, "{backend}: removed with the mark");
         // A replay of update 7 stores nothing twice.
         s.commit_handled(&handled[..1], 3).await.expect("replay");
         let pending = s.outbox_pending(0, 10).await.expect("q");

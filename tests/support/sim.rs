@@ -332,6 +332,10 @@ pub enum SimKind {
     /// A service message; the string is its Bot API field name
     /// (`forum_topic_created`, `pinned_message`, ...).
     Service(String),
+    /// Any other content, by its Bot API field name (`venue`, `poll`,
+    /// `dice`, `audio`, `voice`, `video`, `location`, …); `media` holds the
+    /// field's object.
+    Other(String),
 }
 
 /// A message stored by the simulator (sent by the bot or injected).
@@ -374,6 +378,8 @@ pub struct SimMessage {
     pub date: i64,
     pub edit_date: Option<i64>,
     pub deleted: bool,
+    /// Shared by the messages of one album.
+    pub media_group_id: Option<String>,
 }
 
 impl SimMessage {
@@ -595,6 +601,7 @@ struct State {
     commands: Vec<CommandList>,
     callbacks: BTreeMap<String, CallbackState>,
     next_callback: u64,
+    next_media_group: u64,
     calls: Vec<Call>,
     faults: Vec<FaultRule>,
     rate_limits: Option<RateLimits>,
@@ -602,6 +609,8 @@ struct State {
     rate_limited: u64,
     can_pin: bool,
     can_manage_topics: bool,
+    /// The bot is an administrator of the groups (else a plain member).
+    bot_is_admin: bool,
     violations: Vec<String>,
     next_file: u64,
 }
@@ -630,6 +639,7 @@ impl State {
             commands: Vec::new(),
             callbacks: BTreeMap::new(),
             next_callback: 1,
+            next_media_group: 0,
             calls: Vec::new(),
             faults: Vec::new(),
             rate_limits: None,
@@ -637,6 +647,7 @@ impl State {
             rate_limited: 0,
             can_pin: true,
             can_manage_topics: true,
+            bot_is_admin: true,
             violations: Vec::new(),
             next_file: 1,
         }
@@ -745,6 +756,38 @@ impl BotApiSim {
     /// Grants or revokes the bot's `can_manage_topics` right.
     pub fn set_can_manage_topics(&self, can: bool) {
         self.st().can_manage_topics = can;
+    }
+
+    /// An admin demotes the bot to a plain member of the group: it loses
+    /// "Manage topics" and "Pin messages" (it can still post in open topics).
+    pub fn demote_bot(&self) {
+        let mut st = self.st();
+        st.bot_is_admin = false;
+        st.can_manage_topics = false;
+        st.can_pin = false;
+    }
+
+    /// An admin makes the bot an administrator with every right again.
+    pub fn promote_bot(&self) {
+        let mut st = self.st();
+        st.bot_is_admin = true;
+        st.can_manage_topics = true;
+        st.can_pin = true;
+    }
+
+    /// An admin removes the bot from a group: every call in it is refused
+    /// with `403 bot is not a member` until it is added back.
+    pub fn remove_bot_from(&self, chat_id: i64) {
+        if let Some(chat) = self.st().chats.get_mut(&chat_id) {
+            chat.bot_left = true;
+        }
+    }
+
+    /// An admin adds the bot back to a group (with the rights it had).
+    pub fn add_bot_back_to(&self, chat_id: i64) {
+        if let Some(chat) = self.st().chats.get_mut(&chat_id) {
+            chat.bot_left = false;
+        }
     }
 
     /// Sets the status `getChatMember` reports for a user in a chat:
@@ -894,6 +937,38 @@ impl BotApiSim {
         self.inject_message(user, user.id, None, false, Content::media(SimKind::Sticker, media, None))
     }
 
+    /// An album of `count` photos sent at once (one `media_group_id`), the
+    /// first with `caption`, in the private chat. Returns the message ids.
+    pub fn private_album(&self, user: &SimUser, count: usize, caption: Option<&str>) -> Vec<i32> {
+        let group = {
+            let mut st = self.st();
+            st.next_media_group += 1;
+            format!("{}", 13_000_000_000_000_000u64 + st.next_media_group)
+        };
+        (0..count)
+            .map(|i| {
+                let media = self.st().photo_sizes();
+                let mut content = Content::media(SimKind::Photo, media, caption.filter(|_| i == 0));
+                content.media_group_id = Some(group.clone());
+                self.inject_message(user, user.id, None, false, content)
+            })
+            .collect()
+    }
+
+    /// A message of any other kind in the private chat: `field` is its Bot
+    /// API field (`venue`, `poll`, `dice`, `audio`, …) holding `value`.
+    pub fn private_kind(&self, user: &SimUser, field: &str, value: Value) -> i32 {
+        let content = Content::media(SimKind::Other(field.to_owned()), value, None);
+        self.inject_message(user, user.id, None, false, content)
+    }
+
+    /// A message of any other kind from `user` in the support group (topic
+    /// or General); see [`BotApiSim::private_kind`].
+    pub fn group_kind(&self, user: &SimUser, thread_id: Option<i32>, field: &str, value: Value) -> i32 {
+        let content = Content::media(SimKind::Other(field.to_owned()), value, None);
+        self.inject_message(user, SUPPORT_GROUP_ID, thread_id, thread_id.is_some(), content)
+    }
+
     /// A document (PDF) with an optional caption, in the private chat.
     pub fn private_document(&self, user: &SimUser, caption: Option<&str>) -> i32 {
         let media = self.st().document("document.pdf", "application/pdf");
@@ -922,6 +997,26 @@ impl BotApiSim {
             }
             let now = unix_now();
             msg.edit_date = Some(now.max(msg.date + 1));
+            let msg = msg.clone();
+            let rendered = st.render(&msg, 0);
+            (Some(json!({"edited_message": rendered})), message_id)
+        })
+    }
+
+    /// `user` edits their text message `message_id` in the support group
+    /// (topic or General): an `edited_message` update. Returns the id.
+    pub fn edit_group_text(&self, user: &SimUser, message_id: i32, new_text: &str) -> i32 {
+        self.with_update(|st| {
+            let chat = st.chats.get_mut(&SUPPORT_GROUP_ID).expect("the support group");
+            let msg = chat
+                .messages
+                .get_mut(&message_id)
+                .filter(|m| !m.deleted && m.from_user_id == Some(user.id) && m.kind == SimKind::Text)
+                .unwrap_or_else(|| panic!("edit_group_text: no text message {message_id} from {}", user.id));
+            let content = Content::text(new_text);
+            msg.text = content.text;
+            msg.entities = content.entities;
+            msg.edit_date = Some(unix_now().max(msg.date + 1));
             let msg = msg.clone();
             let rendered = st.render(&msg, 0);
             (Some(json!({"edited_message": rendered})), message_id)
@@ -1269,6 +1364,7 @@ struct Content {
     html: Option<String>,
     parse_mode: Option<String>,
     media: Option<Value>,
+    media_group_id: Option<String>,
 }
 
 impl Content {
@@ -1300,6 +1396,7 @@ impl Content {
         msg.html = self.html;
         msg.parse_mode = self.parse_mode;
         msg.media = self.media;
+        msg.media_group_id = self.media_group_id;
     }
 }
 
@@ -1391,6 +1488,7 @@ impl State {
             date: unix_now(),
             edit_date: None,
             deleted: false,
+            media_group_id: None,
         }
     }
 
@@ -1444,6 +1542,9 @@ impl State {
         if let Some(e) = m.edit_date {
             o.insert("edit_date".into(), json!(e));
         }
+        if let Some(group) = &m.media_group_id {
+            o.insert("media_group_id".into(), json!(group));
+        }
         match &m.kind {
             SimKind::Text => {
                 o.insert("text".into(), json!(m.text.clone().unwrap_or_default()));
@@ -1458,6 +1559,15 @@ impl State {
                     _ => "document",
                 };
                 o.insert(field.into(), m.media.clone().unwrap_or(Value::Null));
+                if let Some(c) = &m.caption {
+                    o.insert("caption".into(), json!(c));
+                    if !m.entities.is_empty() {
+                        o.insert("caption_entities".into(), json!(m.entities));
+                    }
+                }
+            }
+            SimKind::Other(field) => {
+                o.insert(field.clone(), m.media.clone().unwrap_or(Value::Null));
                 if let Some(c) = &m.caption {
                     o.insert("caption".into(), json!(c));
                     if !m.entities.is_empty() {
@@ -3021,6 +3131,12 @@ impl State {
 
     fn member_json(&self, chat_id: i64, user_id: i64) -> Result<Value, ApiErr> {
         if user_id == BOT_ID {
+            if self.chats.get(&chat_id).is_some_and(|c| c.bot_left) {
+                return Ok(json!({"status": "left", "user": bot_user_json()}));
+            }
+            if !self.bot_is_admin {
+                return Ok(json!({"status": "member", "user": bot_user_json()}));
+            }
             return Ok(json!({
                 "status": "administrator", "user": bot_user_json(),
                 "can_be_edited": false, "is_anonymous": false, "can_manage_chat": true,
