@@ -566,10 +566,10 @@ fn main() {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     rt.block_on(async {
         let storage = &bot.db.storage;
-        storage.upsert_agent(AGENT_ID, "Alice Senior", 1_000_000, now_ms).await.expect("add agent");
+        storage.upsert_agent(AGENT_ID, "Alice Senior", 1_000_000, now_ms, None).await.expect("add agent");
         for skill in ["billing:3", "general:1"] {
             let skill = SkillLevel::parse(skill).expect("valid skill");
-            assert!(storage.set_agent_skill(AGENT_ID, &skill).await.expect("add skill"));
+            assert!(storage.set_agent_skill(AGENT_ID, &skill, None).await.expect("add skill"));
         }
     });
     println!(

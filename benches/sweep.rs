@@ -60,9 +60,9 @@ where
 
 async fn agents(storage: &Storage) {
     for id in 0..50 {
-        storage.upsert_agent(9_000 + id, &format!("agent{id}"), 50, 0).await.expect("agent");
+        storage.upsert_agent(9_000 + id, &format!("agent{id}"), 50, 0, None).await.expect("agent");
         storage
-            .set_agent_skill(9_000 + id, &SkillLevel::parse("general:1").expect("skill"))
+            .set_agent_skill(9_000 + id, &SkillLevel::parse("general:1").expect("skill"), None)
             .await
             .expect("skill");
     }

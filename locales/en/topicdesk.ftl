@@ -134,6 +134,7 @@ cmd-agent-remove = Remove an agent (admins)
 cmd-skill-add = Give an agent a skill (admins)
 cmd-skill-remove = Take a skill away (admins)
 admin-only = Only admins can do that (their ids are listed in ADMIN_IDS). Nothing was changed.
+command-already-done = ✅ Done: this command was carried out just before the bot restarted.
 agent-only = This is for agents. An admin can add you with /agent_add { $id }.
 agent-default-name = Agent { $id }
 usage-agent-add = Usage: /agent_add <user id> [capacity], or reply to the person's message with /agent_add [capacity]. Capacity is 1–50 open tickets (default 5).

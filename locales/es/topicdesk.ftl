@@ -133,6 +133,7 @@ cmd-agent-remove = Quitar un agente (admins)
 cmd-skill-add = Dar una habilidad a un agente (admins)
 cmd-skill-remove = Quitar una habilidad (admins)
 admin-only = Solo los admins pueden hacer eso (sus ids están en ADMIN_IDS). No se ha cambiado nada.
+command-already-done = ✅ Hecho: este comando se ejecutó justo antes de que el bot se reiniciara.
 agent-only = Esto es para agentes. Un admin puede añadirte con /agent_add { $id }.
 agent-default-name = Agente { $id }
 usage-agent-add = Uso: /agent_add <id de usuario> [capacidad], o responde a un mensaje de la persona con /agent_add [capacidad]. La capacidad es de 1 a 50 tickets abiertos (5 por defecto).

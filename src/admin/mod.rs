@@ -21,7 +21,7 @@ use crate::{
     domain::TicketStatus,
     i18n::Lang,
     routing::{AgentStatus, reason::tier_label},
-    storage::AgentUpsert,
+    storage::{AgentUpsert, Audit},
     telegram::{commands::GroupCommand, schema::HandlerError, topic_thread},
     tickets::{TicketDesk, note::category_label},
 };
@@ -83,6 +83,31 @@ fn replied_name(msg: &Message, user: i64) -> Option<String> {
     (from.id.0 as i64 == user).then(|| from.full_name())
 }
 
+/// The audit row of a roster change made by `actor` for this update.
+fn audit<'a>(desk: &TicketDesk, actor: i64, action: &'a str, details: String) -> Audit<'a> {
+    Audit {
+        update_id: crate::delivery::current_update(),
+        actor_id: actor,
+        action,
+        details,
+        at_ms: desk.now_ms(),
+    }
+}
+
+/// A roster command replayed after a crash that came after its change (and
+/// its audit row, written together) but before its inbox mark: the change
+/// is made, so it is not made again; the sender is told it is done.
+async fn already_done(desk: &TicketDesk, msg: &Message) -> Result<bool, HandlerError> {
+    let Some(update) = crate::delivery::current_update() else { return Ok(false) };
+    if !desk.storage().audited_update(update).await? {
+        return Ok(false);
+    }
+    tracing::info!(update_id = update, "roster command already carried out before a restart");
+    reply_key(desk, msg, "command-already-done").await?;
+    drain(desk).await;
+    Ok(true)
+}
+
 /// Hands waiting tickets to agents after a change that may free capacity.
 async fn drain(desk: &TicketDesk) {
     if let Err(error) = desk.drain_queue().await {
@@ -95,15 +120,16 @@ async fn agent_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), H
     let Ok((user, capacity)) = args::agent_add(&args, replied_user(&msg)) else {
         return reply_key(&desk, &msg, "usage-agent-add").await;
     };
+    if already_done(&desk, &msg).await? {
+        return Ok(());
+    }
     let storage = desk.storage();
     let existing = storage.agent(user).await?;
     let name = replied_name(&msg, user)
         .or_else(|| existing.as_ref().map(|a| a.name.clone()))
         .unwrap_or_else(|| desk.i18n().t_args(lang(&msg), "agent-default-name", &[("id", user.into())]));
-    let outcome = storage.upsert_agent(user, &name, capacity, desk.now_ms()).await?;
-    storage
-        .audit(by.id.0 as i64, "agent_add", Some(user), &format!("capacity={capacity}"), desk.now_ms())
-        .await?;
+    let audit = audit(&desk, by.id.0 as i64, "agent_add", format!("capacity={capacity}"));
+    let outcome = storage.upsert_agent(user, &name, capacity, desk.now_ms(), Some(&audit)).await?;
     tracing::info!(admin_id = by.id.0, agent_id = user, capacity, ?outcome, "agent added or updated");
     let key = match outcome {
         AgentUpsert::Added => "agent-added",
@@ -124,11 +150,14 @@ async fn agent_remove(desk: TicketDesk, msg: Message, args: String) -> Result<()
     let Ok(user) = args::single_user(&args, replied_user(&msg)) else {
         return reply_key(&desk, &msg, "usage-agent-remove").await;
     };
-    let Some(released) = desk.storage().remove_agent(user).await? else {
+    if already_done(&desk, &msg).await? {
+        return Ok(());
+    }
+    let audit = audit(&desk, by.id.0 as i64, "agent_remove", String::new());
+    let Some(released) = desk.storage().remove_agent(user, Some(&audit)).await? else {
         let text = desk.i18n().t_args(lang(&msg), "agent-not-found", &[("id", user.into())]);
         return reply(&desk, &msg, text).await;
     };
-    desk.storage().audit(by.id.0 as i64, "agent_remove", Some(user), "", desk.now_ms()).await?;
     tracing::info!(admin_id = by.id.0, agent_id = user, released = released.len(), "agent removed");
     let text = desk.i18n().t_args(
         lang(&msg),
@@ -145,11 +174,14 @@ async fn skill_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), H
     let Ok((user, skill)) = args::skill_add(&args) else {
         return reply_key(&desk, &msg, "usage-skill-add").await;
     };
-    if !desk.storage().set_agent_skill(user, &skill).await? {
+    if already_done(&desk, &msg).await? {
+        return Ok(());
+    }
+    let audit = audit(&desk, by.id.0 as i64, "skill_add", skill.to_string());
+    if !desk.storage().set_agent_skill(user, &skill, Some(&audit)).await? {
         let text = desk.i18n().t_args(lang(&msg), "agent-not-found", &[("id", user.into())]);
         return reply(&desk, &msg, text).await;
     }
-    desk.storage().audit(by.id.0 as i64, "skill_add", Some(user), &skill.to_string(), desk.now_ms()).await?;
     let name = desk.storage().agent(user).await?.map(|a| a.name).unwrap_or_default();
     let text = desk.i18n().t_args(
         lang(&msg),
@@ -170,11 +202,14 @@ async fn skill_remove(desk: TicketDesk, msg: Message, args: String) -> Result<()
         let text = desk.i18n().t_args(lang(&msg), "agent-not-found", &[("id", user.into())]);
         return reply(&desk, &msg, text).await;
     };
+    if already_done(&desk, &msg).await? {
+        return Ok(());
+    }
     let args = [("name", agent.name.into()), ("id", user.into()), ("skill", skill.to_string().into())];
-    if !desk.storage().remove_agent_skill(user, &skill).await? {
+    let audit = audit(&desk, by.id.0 as i64, "skill_remove", skill.as_str().to_owned());
+    if !desk.storage().remove_agent_skill(user, &skill, Some(&audit)).await? {
         return reply(&desk, &msg, desk.i18n().t_args(lang(&msg), "skill-not-held", &args)).await;
     }
-    desk.storage().audit(by.id.0 as i64, "skill_remove", Some(user), skill.as_str(), desk.now_ms()).await?;
     reply(&desk, &msg, desk.i18n().t_args(lang(&msg), "skill-removed", &args)).await
 }
 
@@ -325,12 +360,15 @@ async fn show_stats(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> 
 async fn set_status(desk: TicketDesk, msg: Message, status: AgentStatus) -> Result<(), HandlerError> {
     let Some(user) = msg.from.as_ref() else { return Ok(()) };
     let id = user.id.0 as i64;
-    if !desk.storage().set_agent_status(id, status, desk.now_ms()).await? {
+    if already_done(&desk, &msg).await? {
+        return Ok(());
+    }
+    let audit = audit(&desk, id, "status", status.as_str().to_owned());
+    let name = user.full_name();
+    if !desk.storage().set_agent_status(id, status, desk.now_ms(), Some(&name), Some(&audit)).await? {
         let text = desk.i18n().t_args(lang(&msg), "agent-only", &[("id", id.into())]);
         return reply(&desk, &msg, text).await;
     }
-    desk.storage().rename_agent(id, &user.full_name()).await?;
-    desk.storage().audit(id, "status", Some(id), status.as_str(), desk.now_ms()).await?;
     tracing::info!(agent_id = id, status = status.as_str(), "agent status changed");
     let text = desk.i18n().t_args(
         lang(&msg),

@@ -8,6 +8,39 @@ use crate::{
     routing::{AgentSnapshot, AgentStatus},
 };
 
+/// Who made a roster change, for the audit log. Written in the same
+/// transaction as the change; with `update_id`, at most once per Telegram
+/// update, so a replay after a crash can tell the change was made
+/// ([`Storage::audited_update`]).
+#[derive(Clone, Debug)]
+pub struct Audit<'a> {
+    pub update_id: Option<i64>,
+    pub actor_id: i64,
+    pub action: &'a str,
+    pub details: String,
+    pub at_ms: i64,
+}
+
+/// Writes the audit row of a change inside its transaction.
+macro_rules! write_audit {
+    ($tx:expr, $audit:expr, $subject:expr) => {
+        if let Some(audit) = $audit {
+            sqlx::query(
+                "INSERT INTO audit_log (at, actor_id, action, subject, details, update_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(audit.at_ms)
+            .bind(audit.actor_id)
+            .bind(audit.action)
+            .bind($subject)
+            .bind(&audit.details)
+            .bind(audit.update_id)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
+
 /// Whether `upsert_agent` created the agent or updated an existing one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AgentUpsert {
@@ -78,33 +111,36 @@ impl Storage {
         display_name: &str,
         capacity: u32,
         now_ms: i64,
+        audit: Option<&Audit<'_>>,
     ) -> StorageResult<AgentUpsert> {
         let existing = self.agent(user_id).await?;
-        if existing.is_some() {
-            with_pool!(self, |pool| {
+        with_pool!(self, |pool| {
+            async {
+            let mut tx = pool.begin().await?;
+            if existing.is_some() {
                 sqlx::query("UPDATE agents SET capacity = $2 WHERE user_id = $1")
                     .bind(user_id)
                     .bind(i64::from(capacity))
-                    .execute(pool)
-                    .await
-                    .map(|done| done.rows_affected())
-            })?;
-            return Ok(AgentUpsert::Updated);
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                sqlx::query(
+                    "INSERT INTO agents (user_id, display_name, status, capacity, idle_since, created_at) \
+                     VALUES ($1, $2, 'available', $3, $4, $4) ON CONFLICT (user_id) DO UPDATE SET capacity = excluded.capacity",
+                )
+                .bind(user_id)
+                .bind(display_name)
+                .bind(i64::from(capacity))
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            write_audit!(tx, audit, Some(user_id));
+            tx.commit().await
         }
-        with_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO agents (user_id, display_name, status, capacity, idle_since, created_at) \
-                 VALUES ($1, $2, 'available', $3, $4, $4) ON CONFLICT (user_id) DO UPDATE SET capacity = excluded.capacity",
-            )
-            .bind(user_id)
-            .bind(display_name)
-            .bind(i64::from(capacity))
-            .bind(now_ms)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
+        .await
         })?;
-        Ok(AgentUpsert::Added)
+        Ok(if existing.is_some() { AgentUpsert::Updated } else { AgentUpsert::Added })
     }
 
     /// Updates the name shown for an agent (learned from their messages).
@@ -122,7 +158,11 @@ impl Storage {
 
     /// Removes an agent and their skills; their open tickets go back to the
     /// queue. Returns the ids of those tickets, or `None` if no such agent.
-    pub async fn remove_agent(&self, user_id: i64) -> StorageResult<Option<Vec<i64>>> {
+    pub async fn remove_agent(
+        &self,
+        user_id: i64,
+        audit: Option<&Audit<'_>>,
+    ) -> StorageResult<Option<Vec<i64>>> {
         with_pool!(self, |pool| async {
             let mut tx = pool.begin().await?;
             let released: Vec<(i64,)> = sqlx::query_as(
@@ -142,6 +182,7 @@ impl Storage {
                 tx.rollback().await?;
                 return Ok::<_, sqlx::Error>(None);
             }
+            write_audit!(tx, audit, Some(user_id));
             tx.commit().await?;
             Ok(Some(released.into_iter().map(|(id,)| id).collect()))
         }
@@ -150,11 +191,17 @@ impl Storage {
     }
 
     /// Grants (or changes the level of) a skill. `false` if no such agent.
-    pub async fn set_agent_skill(&self, user_id: i64, skill: &SkillLevel) -> StorageResult<bool> {
+    pub async fn set_agent_skill(
+        &self,
+        user_id: i64,
+        skill: &SkillLevel,
+        audit: Option<&Audit<'_>>,
+    ) -> StorageResult<bool> {
         if self.agent(user_id).await?.is_none() {
             return Ok(false);
         }
-        with_pool!(self, |pool| {
+        with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO agent_skills (user_id, skill, level) VALUES ($1, $2, $3) \
                  ON CONFLICT (user_id, skill) DO UPDATE SET level = excluded.level",
@@ -162,48 +209,85 @@ impl Storage {
             .bind(user_id)
             .bind(skill.name.as_str())
             .bind(i64::from(skill.level))
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        })?;
+            .execute(&mut *tx)
+            .await?;
+            write_audit!(tx, audit, Some(user_id));
+            tx.commit().await
+        }
+        .await)?;
         Ok(true)
     }
 
     /// Takes a skill away. `false` if the agent did not hold it.
-    pub async fn remove_agent_skill(&self, user_id: i64, skill: &SkillName) -> StorageResult<bool> {
-        let removed = with_pool!(self, |pool| {
-            sqlx::query("DELETE FROM agent_skills WHERE user_id = $1 AND skill = $2")
+    pub async fn remove_agent_skill(
+        &self,
+        user_id: i64,
+        skill: &SkillName,
+        audit: Option<&Audit<'_>>,
+    ) -> StorageResult<bool> {
+        let removed = with_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            let removed = sqlx::query("DELETE FROM agent_skills WHERE user_id = $1 AND skill = $2")
                 .bind(user_id)
                 .bind(skill.as_str())
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if removed == 1 {
+                write_audit!(tx, audit, Some(user_id));
+            }
+            tx.commit().await.map(|()| removed)
+        }
+        .await)?;
         Ok(removed == 1)
     }
 
-    /// Sets an agent's status; becoming available restarts their idle clock.
-    /// `false` if no such agent.
+    /// Sets an agent's status (and the name they go by now); becoming
+    /// available restarts their idle clock. `false` if no such agent.
     pub async fn set_agent_status(
         &self,
         user_id: i64,
         status: AgentStatus,
         now_ms: i64,
+        display_name: Option<&str>,
+        audit: Option<&Audit<'_>>,
     ) -> StorageResult<bool> {
         let changed = with_pool!(self, |pool| {
-            sqlx::query(
+            async {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(
                 "UPDATE agents SET status = $2, \
-                 idle_since = CASE WHEN $2 = 'available' AND status <> 'available' THEN $3 ELSE idle_since END \
+                 idle_since = CASE WHEN $2 = 'available' AND status <> 'available' THEN $3 ELSE idle_since END, \
+                 display_name = COALESCE($4, display_name) \
                  WHERE user_id = $1",
             )
             .bind(user_id)
             .bind(status.as_str())
             .bind(now_ms)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
+            .bind(display_name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 1 {
+                write_audit!(tx, audit, Some(user_id));
+            }
+            tx.commit().await.map(|()| changed)
+        }
+        .await
         })?;
         Ok(changed == 1)
+    }
+
+    /// Whether update `update_id` already made a roster change (it is being
+    /// replayed after a crash that came after its change, before its mark).
+    pub async fn audited_update(&self, update_id: i64) -> StorageResult<bool> {
+        let row: Option<(i64,)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT id FROM audit_log WHERE update_id = $1 LIMIT 1")
+                .bind(update_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.is_some())
     }
 
     /// An agent's display name (one cheap query, for notes).

@@ -24,7 +24,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-pub use agents::AgentUpsert;
+pub use agents::{AgentUpsert, Audit};
 pub use escalations::{EscalationRow, OverridePlan};
 pub use inbox::PendingUpdate;
 pub use outbox::{

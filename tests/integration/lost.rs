@@ -446,3 +446,32 @@ async fn an_update_teloxide_cannot_read_is_reported_kept_and_counted() {
     );
     bot.stop().await.expect("clean stop");
 }
+
+#[tokio::test]
+async fn a_crash_before_the_inbox_mark_does_not_make_a_roster_change_twice() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1001")]).await;
+    let root = SimUser::operator(1001, "Root");
+    bot.sim.group_text(&root, None, "/agent_add 2001 3");
+    bot.sim.wait_for_message(SUPPORT_GROUP_ID, None, |m| m.body().is_some_and(|b| b.contains("2001"))).await;
+    refuse_outbox_writes(&bot.db, true).await;
+    bot.sim.group_text(&root, None, "/agent_remove 2001");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    bot.crash().await;
+    refuse_outbox_writes(&bot.db, false).await;
+    bot.start_again().await;
+    bot.sim
+        .wait_for_message(SUPPORT_GROUP_ID, None, |m| m.body().is_some_and(|b| b.contains("carried out")))
+        .await;
+    assert!(bot.db.storage.agent(2001).await.expect("q").is_none());
+    let removals =
+        bot.db.storage.audit_entries(50).await.expect("q").iter().filter(|e| e.2 == "agent_remove").count();
+    assert_eq!(removals, 1, "changed and logged once");
+    let not_found = bot
+        .sim
+        .messages_in(SUPPORT_GROUP_ID, None)
+        .iter()
+        .filter(|m| m.body().is_some_and(|b| b.contains("There is no agent")))
+        .count();
+    assert_eq!(not_found, 0, "the replay does not claim the agent never existed");
+    bot.stop().await.expect("clean stop");
+}

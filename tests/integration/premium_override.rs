@@ -20,9 +20,9 @@ use crate::support::{
 };
 
 async fn add_agent(storage: &Storage, id: i64, name: &str, skills: &[&str], capacity: u32) {
-    storage.upsert_agent(id, name, capacity, 0).await.expect("agent");
+    storage.upsert_agent(id, name, capacity, 0, None).await.expect("agent");
     for skill in skills {
-        storage.set_agent_skill(id, &SkillLevel::parse(skill).expect("skill")).await.expect("skill");
+        storage.set_agent_skill(id, &SkillLevel::parse(skill).expect("skill"), None).await.expect("skill");
     }
 }
 

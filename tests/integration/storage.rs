@@ -239,19 +239,31 @@ async fn agents_skills_and_the_roster() {
     for db in TestDb::all().await {
         let s = &db.storage;
         let backend = s.backend_name();
-        assert_eq!(s.upsert_agent(1001, "Alice", 5, 10).await.expect("add"), AgentUpsert::Added, "{backend}");
-        assert_eq!(s.upsert_agent(1001, "Alice", 3, 11).await.expect("update"), AgentUpsert::Updated);
-        assert_eq!(s.upsert_agent(1002, "Bob", 2, 12).await.expect("add"), AgentUpsert::Added);
-        assert!(s.set_agent_skill(1001, &SkillLevel::parse("billing:3").expect("skill")).await.expect("q"));
-        assert!(s.set_agent_skill(1001, &SkillLevel::parse("general:1").expect("skill")).await.expect("q"));
+        assert_eq!(
+            s.upsert_agent(1001, "Alice", 5, 10, None).await.expect("add"),
+            AgentUpsert::Added,
+            "{backend}"
+        );
+        assert_eq!(s.upsert_agent(1001, "Alice", 3, 11, None).await.expect("update"), AgentUpsert::Updated);
+        assert_eq!(s.upsert_agent(1002, "Bob", 2, 12, None).await.expect("add"), AgentUpsert::Added);
         assert!(
-            s.set_agent_skill(1001, &SkillLevel::parse("billing:2").expect("skill"))
+            s.set_agent_skill(1001, &SkillLevel::parse("billing:3").expect("skill"), None).await.expect("q")
+        );
+        assert!(
+            s.set_agent_skill(1001, &SkillLevel::parse("general:1").expect("skill"), None).await.expect("q")
+        );
+        assert!(
+            s.set_agent_skill(1001, &SkillLevel::parse("billing:2").expect("skill"), None)
                 .await
                 .expect("level change")
         );
-        assert!(!s.set_agent_skill(4242, &SkillLevel::parse("billing").expect("skill")).await.expect("q"));
-        assert!(s.remove_agent_skill(1001, &SkillName::parse("general").expect("s")).await.expect("q"));
-        assert!(!s.remove_agent_skill(1001, &SkillName::parse("general").expect("s")).await.expect("q"));
+        assert!(
+            !s.set_agent_skill(4242, &SkillLevel::parse("billing").expect("skill"), None).await.expect("q")
+        );
+        assert!(s.remove_agent_skill(1001, &SkillName::parse("general").expect("s"), None).await.expect("q"));
+        assert!(
+            !s.remove_agent_skill(1001, &SkillName::parse("general").expect("s"), None).await.expect("q")
+        );
         s.rename_agent(1002, "Bob B.").await.expect("rename");
 
         let roster = s.roster().await.expect("roster");
@@ -261,21 +273,40 @@ async fn agents_skills_and_the_roster() {
         assert_eq!(alice.skills, vec![SkillLevel::parse("billing:2").expect("s")], "{backend}");
         assert_eq!(roster[1].name, "Bob B.", "{backend}");
 
-        assert!(s.set_agent_status(1002, AgentStatus::Away, 20).await.expect("q"));
-        assert!(s.set_agent_status(1002, AgentStatus::Available, 30).await.expect("q"));
+        assert!(s.set_agent_status(1002, AgentStatus::Away, 20, None, None).await.expect("q"));
+        assert!(s.set_agent_status(1002, AgentStatus::Available, 30, None, None).await.expect("q"));
         assert_eq!(
             s.agent(1002).await.expect("q").expect("bob").idle_since_ms,
             30,
             "{backend}: idle clock restarted"
         );
-        assert!(!s.set_agent_status(4242, AgentStatus::Away, 20).await.expect("q"));
+        assert!(!s.set_agent_status(4242, AgentStatus::Away, 20, None, None).await.expect("q"));
 
         s.audit(1, "agent_add", Some(1001), "capacity 5", 10).await.expect("audit");
         let entries = s.audit_entries(10).await.expect("q");
         assert_eq!(entries[0].2, "agent_add", "{backend}");
 
-        assert_eq!(s.remove_agent(4242).await.expect("q"), None, "{backend}");
-        assert_eq!(s.remove_agent(1002).await.expect("q"), Some(vec![]), "{backend}");
+        // A roster change and its audit row are written together, once per
+        // update: a replay of the update finds its change made.
+        let skill = SkillLevel::parse("billing:1").expect("skill");
+        let by_update = |update: i64| topicdesk::storage::Audit {
+            update_id: Some(update),
+            actor_id: 1,
+            action: "skill_add",
+            details: "billing:1".into(),
+            at_ms: 40,
+        };
+        assert!(!s.audited_update(900).await.expect("q"), "{backend}");
+        assert!(s.set_agent_skill(1001, &skill, Some(&by_update(900))).await.expect("q"));
+        assert!(s.audited_update(900).await.expect("q"), "{backend}");
+        assert!(s.set_agent_skill(1001, &skill, Some(&by_update(900))).await.expect("replay"));
+        let logged = s.audit_entries(50).await.expect("q").iter().filter(|e| e.2 == "skill_add").count();
+        assert_eq!(logged, 1, "{backend}: logged once");
+        assert!(!s.set_agent_skill(4242, &skill, Some(&by_update(901))).await.expect("q"));
+        assert!(!s.audited_update(901).await.expect("q"), "{backend}: no change, no row");
+
+        assert_eq!(s.remove_agent(4242, None).await.expect("q"), None, "{backend}");
+        assert_eq!(s.remove_agent(1002, None).await.expect("q"), Some(vec![]), "{backend}");
         assert_eq!(s.roster().await.expect("q").len(), 1, "{backend}");
         db.destroy().await;
     }
@@ -287,8 +318,8 @@ async fn assignments_are_atomic_respect_capacity_and_feed_the_queue() {
     for db in TestDb::all().await {
         let s = &db.storage;
         let backend = s.backend_name();
-        s.upsert_agent(1001, "Alice", 1, 0).await.expect("add");
-        s.upsert_agent(1002, "Bob", 5, 0).await.expect("add");
+        s.upsert_agent(1001, "Alice", 1, 0, None).await.expect("add");
+        s.upsert_agent(1002, "Bob", 5, 0, None).await.expect("add");
         let mut low = new_ticket(1);
         low.created_at_ms = 100;
         let low = s.create_ticket(&low).await.expect("t");
@@ -320,7 +351,7 @@ async fn assignments_are_atomic_respect_capacity_and_feed_the_queue() {
         assert_eq!(s.agent(1002).await.expect("q").expect("bob").open_tickets, 1, "{backend}");
         assert_eq!(s.queue(10).await.expect("q").len(), 2, "{backend}");
 
-        let released = s.remove_agent(1002).await.expect("q").expect("removed");
+        let released = s.remove_agent(1002, None).await.expect("q").expect("removed");
         assert_eq!(released, vec![high.id.0], "{backend}");
         assert_eq!(s.queue(10).await.expect("q").len(), 3, "{backend}: released ticket is back in the queue");
         db.destroy().await;
