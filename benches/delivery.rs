@@ -4,6 +4,7 @@
 //! cargo bench --bench delivery                      # both scenarios (≈ 4–5 min)
 //! DELIVERY_BENCH=a cargo bench --bench delivery     # only the burst (≈ 20 s)
 //! DELIVERY_BENCH=b cargo bench --bench delivery     # only the overload (≈ 3.3 min)
+//! DELIVERY_BENCH=c cargo bench --bench delivery     # only the topic outage (≈ 1.5 min)
 //! ```
 //!
 //! The bot is the release `topicdesk` binary (`CARGO_BIN_EXE_topicdesk`,
@@ -67,7 +68,19 @@
 //! message id). Delivered copies are checked for order as in A, and for a
 //! later message delivered while an earlier one is still pending.
 //!
-//! Knobs: `DELIVERY_BENCH` (`a`, `b`), `DELIVERY_A_RUNS` (3),
+//! Scenario C — topic creation refused, then allowed again (DESIGN §9: a
+//! refusal that depends on the group's state is not permanent). The bot is
+//! a plain member of the group (the simulator's `demote_bot`: no "Manage
+//! topics"), `RATE_LIMITS=off`. 200 customers go through intake and each
+//! sends 2 texts (`c{i}-m{n}`); no topic can be created. 60 s after the
+//! outage began, the bot is promoted again. Reported: the probes made during
+//! the outage, the outbox rows failed (must be 0), the time from the
+//! promotion until every topic exists with its pinned note, and until every
+//! marker is in its own topic; lost, reordered, duplicated. Target: every
+//! message within 30 s of the rights returning.
+//!
+//! Knobs: `DELIVERY_BENCH` (`a`, `b`, `c`), `DELIVERY_A_RUNS` (3),
+//! `DELIVERY_C_CUSTOMERS` (200), `DELIVERY_C_OUTAGE_SECS` (60),
 //! `DELIVERY_B_WINDOW_SECS` (180), `DELIVERY_B_CUSTOMERS` (10),
 //! `DELIVERY_PERF=<file>`: record the bot with `perf record` during the
 //! first burst of A (that run's CPU figure includes perf's sampling cost);
@@ -121,6 +134,13 @@ const B_TARGET_UTILISATION: f64 = 90.0;
 /// How long after the window the run goes on, so the 61st message (due
 /// ~180–184 s after the first) is seen for the long-run rate.
 const B_AFTER_WINDOW: Duration = Duration::from_secs(6);
+
+const C_CUSTOMERS: usize = 200;
+/// Texts each customer sends after the description, while no topic can exist.
+const C_PER_CUSTOMER: usize = 2;
+const C_OUTAGE_SECS: u64 = 60;
+const C_TIMEOUT: Duration = Duration::from_secs(120);
+const C_TARGET_RECOVERY_SECS: f64 = 30.0;
 
 const INTAKE_TIMEOUT: Duration = Duration::from_secs(60);
 const DESCRIPTION: &str = "My last payment was charged twice; please refund one of them.";
@@ -1233,6 +1253,96 @@ fn scenario_b(rt: &Runtime) {
 
 // ---------------------------------------------------------------------------
 
+/// Scenario C: the group refuses topic creation (the bot was demoted to a
+/// member) while customers write; then the bot is promoted again.
+fn scenario_c(rt: &Runtime) {
+    let customers_n = env_usize("DELIVERY_C_CUSTOMERS", C_CUSTOMERS);
+    let outage = Duration::from_secs(env_u64("DELIVERY_C_OUTAGE_SECS", C_OUTAGE_SECS));
+    println!(
+        "delivery C: {customers_n} customers write while the group refuses topic creation for {outage:?}, RATE_LIMITS=off"
+    );
+    let sim = rt.block_on(BotApiSim::start());
+    sim.demote_bot();
+    let bot = BotProcess::start(&sim, "off");
+    let db = open_db(rt, &bot.db_url);
+    let people = customers(90_000_000, customers_n);
+    let chats: HashMap<i64, usize> = people.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+    let outage_started = Instant::now();
+    let before = intake(&sim, &people, Duration::from_millis(5));
+    let mut tickets = None;
+    wait_until(&sim, "ticket confirmations", INTAKE_TIMEOUT, Duration::from_millis(10), || {
+        tickets = ticket_numbers(&sim, &people, &before);
+        tickets.is_some()
+    });
+    let tickets = tickets.expect("ticket numbers");
+    for n in 0..C_PER_CUSTOMER {
+        for (i, c) in people.iter().enumerate() {
+            sim.private_text(c, &format!("c{i}-m{n}"));
+        }
+    }
+    while outage_started.elapsed() < outage {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let refused_calls = sim.calls_to("createForumTopic").len();
+    let (_, failed, _) = queue_counts(rt, &db);
+    let topics_during = sim.topics().len();
+
+    let promoted = Instant::now();
+    sim.promote_bot();
+    let mut threads = None;
+    wait_until(&sim, "every topic with its pinned note", C_TIMEOUT, Duration::from_millis(10), || {
+        threads = published_threads(&sim, &tickets);
+        threads.is_some()
+    });
+    let topics_after = promoted.elapsed();
+    let threads = threads.expect("threads");
+    let expected = customers_n * C_PER_CUSTOMER;
+    let mut arrivals = Arrivals::default();
+    let mut recovered = None;
+    while promoted.elapsed() < C_TIMEOUT {
+        arrivals = Arrivals::default();
+        for m in sim.all_messages(SUPPORT_GROUP_ID) {
+            arrivals.read(&m, &chats, Some(&threads));
+        }
+        if arrivals.seen.len() >= expected {
+            recovered = Some(promoted.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let lost = expected - arrivals.seen.len().min(expected);
+    let recovered_s = recovered.map_or(f64::INFINITY, |d| d.as_secs_f64());
+    println!(
+        "delivery C: during the outage: {topics_during} topics, {refused_calls} createForumTopic calls (probes), {failed} outbox rows failed"
+    );
+    println!(
+        "delivery C: after the rights returned: all {customers_n} topics and notes in {:.1} s, every message ({expected}) in {:.1} s",
+        topics_after.as_secs_f64(),
+        recovered_s
+    );
+    println!(
+        "delivery C: lost {lost}, reordered {}, misplaced {}, duplicated {}",
+        arrivals.reordered(),
+        arrivals.misplaced,
+        arrivals.duplicates
+    );
+    let pass = recovered_s <= C_TARGET_RECOVERY_SECS
+        && lost == 0
+        && failed == 0
+        && arrivals.reordered() == 0
+        && arrivals.duplicates == 0;
+    println!(
+        "| recovery after the rights return | {recovered_s:.1} s | ≤ {C_TARGET_RECOVERY_SECS:.0} s, 0 lost/failed/reordered/duplicated | **{}** |",
+        verdict(pass)
+    );
+    let problems = bot.log_problems();
+    let errors = problems.iter().filter(|l| l.contains("ERROR")).count();
+    println!("delivery C: bot log: {} WARN/ERROR lines ({errors} ERROR)", problems.len());
+    rt.block_on(db.close());
+    bot.stop();
+    sim.shutdown();
+}
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(default)
 }
@@ -1259,5 +1369,11 @@ fn main() {
             println!();
         }
         scenario_b(&rt);
+    }
+    if which.is_empty() || which == "c" {
+        if which.is_empty() {
+            println!();
+        }
+        scenario_c(&rt);
     }
 }

@@ -395,8 +395,14 @@ async fn take(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
     if ticket.status != TicketStatus::Open {
         return reply(&desk, &msg, i18n.t_args(lang, "ticket-not-open", &[ticket_arg])).await;
     }
+    let update = crate::delivery::current_update();
     match ticket.assignee_id {
         Some(current) if current == id => {
+            if desk.storage().ticket_changed_by(ticket.id, update).await? {
+                // This very update took it before a crash: finish its work.
+                desk.republish(ticket.id).await?;
+                return Ok(());
+            }
             return reply(&desk, &msg, i18n.t_args(lang, "take-already-yours", &[ticket_arg])).await;
         }
         Some(current) => {
@@ -413,7 +419,7 @@ async fn take(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
     }
     let reason =
         i18n.t_args(crate::tickets::GROUP_LANG, "reason-taken", &[("agent", agent.name.clone().into())]);
-    if !desk.routing().claim(&ticket, id, "take", &reason).await? {
+    if !desk.routing().claim(&ticket, id, "take", &reason, update).await? {
         let text = i18n.t_args(lang, "take-at-capacity", &[("capacity", agent.capacity.into())]);
         return reply(&desk, &msg, text).await;
     }
@@ -436,7 +442,14 @@ async fn reassign(desk: TicketDesk, msg: Message, args: String) -> Result<(), Ha
     if ticket.status != TicketStatus::Open {
         return reply(&desk, &msg, i18n.t_args(lang, "ticket-not-open", &[("id", ticket.id.0.into())])).await;
     }
+    let update = crate::delivery::current_update();
     if ticket.assignee_id == Some(target) {
+        if desk.storage().ticket_changed_by(ticket.id, update).await? {
+            // This very update handed it over before a crash: finish its work.
+            desk.republish(ticket.id).await?;
+            drain(&desk).await;
+            return Ok(());
+        }
         let text =
             i18n.t_args(lang, "reassign-done", &[("id", ticket.id.0.into()), ("name", agent.name.into())]);
         return reply(&desk, &msg, text).await;
@@ -446,10 +459,11 @@ async fn reassign(desk: TicketDesk, msg: Message, args: String) -> Result<(), Ha
         "reason-reassigned",
         &[("admin", by.full_name().into()), ("agent", agent.name.clone().into())],
     );
-    if !desk.routing().claim(&ticket, target, "reassign", &reason).await? {
+    if !desk.routing().claim(&ticket, target, "reassign", &reason, update).await? {
         return reply(&desk, &msg, i18n.t_args(lang, "reassign-at-capacity", &[("name", agent.name.into())]))
             .await;
     }
+    // Not written again by a replay: the replay finds the hand-off made above.
     desk.storage()
         .audit(by.id.0 as i64, "reassign", Some(target), &format!("ticket={}", ticket.id.0), desk.now_ms())
         .await?;

@@ -351,11 +351,6 @@ impl Courier {
         Self { limiter, gates: gate::Gates::default(), shutdown }
     }
 
-    /// Whether `hold` is closed for `chat`: calls behind it are waiting.
-    pub fn is_held(&self, chat: i64, hold: gate::Hold) -> bool {
-        self.gates.is_closed(chat, hold)
-    }
-
     /// Calls `call` for `chat` until it succeeds or fails permanently.
     /// Network errors and 5xx are retried with backoff (forever: nothing is
     /// given up for a transient fault); `429` blocks the chat for exactly

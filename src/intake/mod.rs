@@ -120,9 +120,11 @@ async fn start_intake(
 }
 
 /// The words a message carries (its text or caption), and whether it
-/// carries anything besides text.
+/// carries anything besides text. A command the bot does not know
+/// (`/something`) is not a description.
 fn words_of(msg: &Message) -> (Option<&str>, bool) {
-    (msg.text().or(msg.caption()), msg.text().is_none())
+    let words = msg.text().or(msg.caption()).filter(|w| !w.trim_start().starts_with('/'));
+    (words, msg.text().is_none())
 }
 
 /// A message during the intake while the customer has an open ticket after

@@ -173,6 +173,7 @@ impl RoutingService {
                         rule: decision.reason.rule.as_str(),
                         reason: &reason,
                         now_ms: self.clock.now_ms(),
+                        by_update: None,
                     };
                     if self.storage.assign_ticket(id, expected, &assignment).await? {
                         let ticket = self.storage.ticket(id).await?.unwrap_or(ticket);
@@ -224,15 +225,17 @@ impl RoutingService {
     }
 
     /// Claims a ticket for `agent` directly (`/take`, `/reassign`), with the
-    /// reason given. `false` if the agent is at capacity or the ticket changed.
+    /// reason given, on behalf of update `by_update`. `false` if the agent is
+    /// at capacity or the ticket changed.
     pub async fn claim(
         &self,
         ticket: &Ticket,
         agent_id: i64,
         rule: &str,
         reason: &str,
+        by_update: Option<i64>,
     ) -> Result<bool, RoutingError> {
-        let assignment = Assignment { agent_id, rule, reason, now_ms: self.clock.now_ms() };
+        let assignment = Assignment { agent_id, rule, reason, now_ms: self.clock.now_ms(), by_update };
         let claimed = self.storage.assign_ticket(ticket.id, ticket.assignee_id, &assignment).await?;
         if claimed {
             metrics::counter!(crate::telemetry::names::ASSIGNMENTS, "rule" => rule.to_owned()).increment(1);

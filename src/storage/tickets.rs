@@ -337,6 +337,21 @@ impl Storage {
     }
 
     /// Reopens a closed ticket unless its customer has another open one.
+    /// Whether update `by_update` made the ticket's last change (a close,
+    /// reopen or hand-off): its replay after a crash finishes that change's
+    /// work instead of reporting it as done by someone else.
+    pub async fn ticket_changed_by(&self, id: TicketId, by_update: Option<i64>) -> StorageResult<bool> {
+        let Some(update) = by_update else { return Ok(false) };
+        let row: Option<(i64,)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT id FROM tickets WHERE id = $1 AND state_update_id = $2")
+                .bind(id.0)
+                .bind(update)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.is_some())
+    }
+
     /// `by_update` as for [`Storage::close_ticket`].
     pub async fn reopen_ticket(&self, id: TicketId, by_update: Option<i64>) -> StorageResult<ReopenOutcome> {
         let Some(ticket) = self.ticket(id).await? else {
@@ -398,6 +413,9 @@ pub struct Assignment<'a> {
     pub rule: &'a str,
     pub reason: &'a str,
     pub now_ms: i64,
+    /// The update whose handler made the assignment (`/take`, `/reassign`):
+    /// its replay after a crash finds the change made ([`Storage::ticket_changed_by`]).
+    pub by_update: Option<i64>,
 }
 
 impl Storage {
@@ -456,7 +474,8 @@ impl Storage {
             async {
             let mut tx = pool.begin().await?;
             let done = sqlx::query(
-                "UPDATE tickets SET assignee_id = $2, routing_rule = $3, routing_reason = $4, assigned_at = $5 \
+                "UPDATE tickets SET assignee_id = $2, routing_rule = $3, routing_reason = $4, assigned_at = $5, \
+                 state_update_id = COALESCE($7, state_update_id) \
                  WHERE id = $1 AND status = 'open' AND assignee_id IS NOT DISTINCT FROM $6 \
                  AND (SELECT COUNT(*) FROM tickets o WHERE o.status = 'open' AND o.assignee_id = $2) \
                      < (SELECT capacity FROM agents WHERE user_id = $2)",
@@ -467,6 +486,7 @@ impl Storage {
             .bind(assignment.reason)
             .bind(assignment.now_ms)
             .bind(expected)
+            .bind(assignment.by_update)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() != 1 {

@@ -475,3 +475,43 @@ async fn a_crash_before_the_inbox_mark_does_not_make_a_roster_change_twice() {
     assert_eq!(not_found, 0, "the replay does not claim the agent never existed");
     bot.stop().await.expect("clean stop");
 }
+
+#[tokio::test]
+async fn a_crash_before_the_inbox_mark_still_posts_the_note_of_a_take() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1001")]).await;
+    let root = SimUser::operator(1001, "Root");
+    let alice = agent();
+    bot.sim.group_text(&root, None, "/agent_add 2001 3");
+    bot.sim.wait_for_message(SUPPORT_GROUP_ID, None, |m| m.body().is_some_and(|b| b.contains("2001"))).await;
+    bot.sim.group_text(&alice, None, "/away");
+    bot.sim.wait_for_message(SUPPORT_GROUP_ID, None, |m| m.body().is_some_and(|b| b.contains("away"))).await;
+    let tom = customer(5015, "Tom");
+    let (_, thread) = bot.open_ticket(&tom, "billing", "card declined").await;
+    let first_note = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned note");
+
+    refuse_outbox_writes(&bot.db, true).await;
+    bot.sim.group_text(&alice, Some(thread), "/take");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    bot.crash().await;
+    refuse_outbox_writes(&bot.db, false).await;
+    bot.start_again().await;
+    bot.sim
+        .wait_for(
+            |s| s.pinned(SUPPORT_GROUP_ID, Some(thread)).is_some_and(|p| p != first_note),
+            Duration::from_secs(10),
+        )
+        .await;
+    let pinned = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned");
+    let note = bot.sim.message(SUPPORT_GROUP_ID, pinned).and_then(|m| m.html).expect("note");
+    assert!(note.contains("tg://user?id=2001"), "the new note names the agent: {note}");
+    let already = bot
+        .sim
+        .messages_in(SUPPORT_GROUP_ID, Some(thread))
+        .iter()
+        .filter(|m| {
+            m.body().is_some_and(|b| b.contains("already yours") || b.contains("already assigned to you"))
+        })
+        .count();
+    assert_eq!(already, 0, "the replay finishes the take instead of calling it done already");
+    bot.stop().await.expect("clean stop");
+}

@@ -57,6 +57,9 @@ async fn tickets_are_created_found_and_closed() {
             s.close_ticket(t.id, 1_700_000_100_002, Some(77)).await.expect("close"),
             "{backend}: the update that closed it, replayed, sees its own close"
         );
+        assert!(s.ticket_changed_by(t.id, Some(77)).await.expect("q"), "{backend}");
+        assert!(!s.ticket_changed_by(t.id, Some(78)).await.expect("q"), "{backend}");
+        assert!(!s.ticket_changed_by(t.id, None).await.expect("q"), "{backend}");
         let closed = s.ticket(t.id).await.expect("q").expect("exists");
         assert_eq!((closed.status, closed.closed_at_ms), (TicketStatus::Closed, Some(1_700_000_100_000)));
         assert_eq!(s.open_ticket_of_customer(100).await.expect("q"), None, "{backend}");
@@ -335,7 +338,13 @@ async fn assignments_are_atomic_respect_capacity_and_feed_the_queue() {
         let queue: Vec<_> = s.queue(10).await.expect("q").into_iter().map(|t| t.id).collect();
         assert_eq!(queue, vec![old_high.id, high.id, low.id], "{backend}: priority, then age");
 
-        let to = |agent_id| Assignment { agent_id, rule: "specialist", reason: "because", now_ms: 500 };
+        let to = |agent_id| Assignment {
+            agent_id,
+            rule: "specialist",
+            reason: "because",
+            now_ms: 500,
+            by_update: None,
+        };
         assert!(s.assign_ticket(high.id, None, &to(1001)).await.expect("q"), "{backend}");
         assert!(!s.assign_ticket(high.id, None, &to(1002)).await.expect("q"), "{backend}: already claimed");
         assert!(
