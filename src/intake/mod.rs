@@ -127,23 +127,33 @@ fn words_of(msg: &Message) -> (Option<&str>, bool) {
     (words, msg.text().is_none())
 }
 
-/// A message during the intake while the customer has an open ticket after
-/// all (an agent reopened their last one meanwhile): the intake ends, and
-/// what it kept and this message go to the ticket.
-async fn to_open_ticket(
+/// The intake ends in the customer's open ticket: the one this very message
+/// opened before a crash (its work is finished), or one an agent reopened
+/// meanwhile (what the intake kept, and `relay`, go to it).
+async fn into_open_ticket(
     desk: &TicketDesk,
     dialogue: &IntakeDialogue,
-    msg: &Message,
+    lang: Lang,
+    open: Ticket,
     kept: &Kept,
-) -> Result<bool, HandlerError> {
-    let Some(customer) = msg.from.as_ref() else { return Ok(false) };
-    let Some(ticket) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await? else {
-        return Ok(false);
-    };
+    description_id: i32,
+    relay: Option<&Message>,
+) -> Result<(), HandlerError> {
     dialogue.exit().await?;
-    desk.relay_kept(&ticket, msg.chat.id.0, &kept.to_relay(0)).await?;
-    desk.relay_from_customer(&ticket, msg).await?;
-    Ok(true)
+    if open.description_message_id == description_id {
+        // The outbox keeps what the first run queued from being queued twice.
+        return confirm_and_route(desk, dialogue.chat_id(), lang, open, kept).await;
+    }
+    desk.relay_kept(&open, dialogue.chat_id().0, &kept.to_relay(0)).await?;
+    if let Some(msg) = relay {
+        desk.relay_from_customer(&open, msg).await?;
+    }
+    Ok(())
+}
+
+/// The customer's open ticket, if they have one.
+async fn open_ticket_of(desk: &TicketDesk, customer: &User) -> Result<Option<Ticket>, HandlerError> {
+    Ok(desk.storage().open_ticket_of_customer(customer.id.0 as i64).await?)
 }
 
 /// A message while the category buttons are offered: kept for the ticket,
@@ -154,8 +164,10 @@ async fn choosing_message(
     msg: Message,
     mut kept: Kept,
 ) -> Result<(), HandlerError> {
-    if to_open_ticket(&desk, &dialogue, &msg, &kept).await? {
-        return Ok(());
+    let lang = lang_of(msg.from.as_ref());
+    let Some(customer) = msg.from.as_ref() else { return Ok(()) };
+    if let Some(open) = open_ticket_of(&desk, customer).await? {
+        return into_open_ticket(&desk, &dialogue, lang, open, &kept, msg.id.0, Some(&msg)).await;
     }
     let (words, has_media) = words_of(&msg);
     kept.keep(msg.id.0, words, has_media);
@@ -163,7 +175,7 @@ async fn choosing_message(
     kept.hinted = true;
     dialogue.update(IntakeState::ChoosingCategory { kept }).await?;
     if hint {
-        say(&desk, msg.chat.id, lang_of(msg.from.as_ref()), "intake-hint-pick-category").await?;
+        say(&desk, msg.chat.id, lang, "intake-hint-pick-category").await?;
     }
     Ok(())
 }
@@ -189,6 +201,9 @@ async fn button_pressed(
         {
             answer(&bot, &query, None).await;
             let Some(draft) = kept.draft.clone() else { return Ok(()) };
+            if let Some(open) = open_ticket_of(&desk, &query.from).await? {
+                return into_open_ticket(&desk, &dialogue, lang, open, &kept, draft.message_id, None).await;
+            }
             open_ticket(&desk, &dialogue, &query.from, lang, &category, &draft, &kept).await
         }
         (_, state) => {
@@ -262,17 +277,8 @@ async fn receive_description(
 ) -> Result<(), HandlerError> {
     let lang = lang_of(msg.from.as_ref());
     let Some(customer) = msg.from.as_ref() else { return Ok(()) };
-    if let Some(open) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await?
-        && open.description_message_id == msg.id.0
-    {
-        // This very message opened it before a crash: finish what that run
-        // left undone. The outbox keeps what it already queued from being
-        // queued twice.
-        dialogue.exit().await?;
-        return confirm_and_route(&desk, msg.chat.id, lang, open, &kept).await;
-    }
-    if to_open_ticket(&desk, &dialogue, &msg, &kept).await? {
-        return Ok(());
+    if let Some(open) = open_ticket_of(&desk, customer).await? {
+        return into_open_ticket(&desk, &dialogue, lang, open, &kept, msg.id.0, Some(&msg)).await;
     }
     let (words, has_media) = words_of(&msg);
     let Some(text) = words.map(str::trim).filter(|t| !t.is_empty()) else {
@@ -293,6 +299,7 @@ async fn receive_description(
 }
 
 /// Opens the ticket with `description`, then relays what the intake kept.
+/// (The customer has no open ticket: the callers checked.)
 async fn open_ticket(
     desk: &TicketDesk,
     dialogue: &IntakeDialogue,
@@ -308,18 +315,6 @@ async fn open_ticket(
         dialogue.update(IntakeState::ChoosingCategory { kept: kept.clone() }).await?;
         return say(desk, chat, lang, "intake-hint-pick-category").await;
     };
-    if let Some(open) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await? {
-        dialogue.exit().await?;
-        if open.description_message_id == description.message_id {
-            // Opened by an earlier run of this update (a crash or a double tap).
-            return confirm_and_route(desk, chat, lang, open, kept).await;
-        }
-        let mut kept = kept.clone();
-        kept.keep(description.message_id, None, description.has_media);
-        desk.relay_kept(&open, chat.0, &kept.to_relay(0)).await?;
-        let text = desk.i18n().t_args(lang, "ticket-already-open", &[("id", open.id.0.into())]);
-        return tell(desk, chat, text).await;
-    }
     let new = NewTicket {
         customer_id: customer.id.0 as i64,
         customer_chat_id: chat.0,

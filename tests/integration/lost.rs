@@ -171,9 +171,12 @@ async fn a_message_at_the_description_step_reaches_a_ticket_reopened_meanwhile()
     sim.group_text(&alice, Some(thread), "/close");
     bot.wait_for_customer_message(&jo, 0, |m| m.body().is_some_and(|b| b.contains("is closed"))).await;
     to_description_step(&bot, &jo, "technical").await;
-    // The reopen and the customer's message race: whichever lane runs
-    // first, the message ends in the reopened ticket, never in a hint.
+    let before = sim.messages_in(jo.id, None).len();
     sim.group_text(&alice, Some(thread), "/reopen");
+    bot.wait_for_customer_message(&jo, before, |m| m.body().is_some_and(|b| b.contains("has been reopened")))
+        .await;
+    // The description prompt is still on screen: the next message is not a
+    // new ticket's description but goes to the reopened one.
     let after = sim.private_text(&jo, "after-reopen");
     sim.wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.copied_from == Some((jo.id, after))).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
