@@ -180,6 +180,7 @@ reason-override = premium override: no agent response within { $after } of openi
    *[other] { $load } open tickets
 }), regardless of skill
 reason-override-released = { $previous } was released from it
+reason-reopened-previous-unavailable = reopened while { $previous } cannot take it (no longer an agent, not available, or at capacity): routed again
 cmd-stats = Response times, escalations and load
 stats-title = Last { $days } days: { $opened } tickets opened, { $closed } closed, { $overrides } premium overrides.
 stats-frt-line = First response, { $tier }: p50 { $p50 } · p90 { $p90 } ({ $count } answered)

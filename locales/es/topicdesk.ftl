@@ -179,6 +179,7 @@ reason-override = escalado premium: ningún agente respondió en { $after } desd
    *[other] { $load } tickets abiertos
 }), sin importar la habilidad
 reason-override-released = se liberó a { $previous }
+reason-reopened-previous-unavailable = reabierto mientras { $previous } no puede atenderlo (ya no es agente, no está disponible o está al máximo): enrutado de nuevo
 cmd-stats = Tiempos de respuesta, escalados y carga
 stats-title = Últimos { $days } días: { $opened } tickets abiertos, { $closed } cerrados, { $overrides } escalados premium.
 stats-frt-line = Primera respuesta, { $tier }: p50 { $p50 } · p90 { $p90 } ({ $count } respondidos)

@@ -445,6 +445,24 @@ impl Storage {
         Ok(())
     }
 
+    /// Takes an open ticket away from its assignee and puts it back in the
+    /// queue, with the reason why.
+    pub async fn requeue_ticket(&self, id: TicketId, rule: &str, reason: &str) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE tickets SET assignee_id = NULL, assigned_at = NULL, routing_rule = $2, routing_reason = $3 \
+                 WHERE id = $1 AND status = 'open'",
+            )
+            .bind(id.0)
+            .bind(rule)
+            .bind(reason)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
     /// Records why a ticket waits in the queue.
     pub async fn set_ticket_queued(&self, id: TicketId, rule: &str, reason: &str) -> StorageResult<()> {
         with_pool!(self, |pool| {

@@ -274,7 +274,50 @@ impl TicketDesk {
         self.outbox.topic_text(ticket, None, line).await?;
         self.end_intake_into(ticket).await?;
         self.tell_customer(ticket, "ticket-reopened-for-customer").await?;
+        self.reroute_if_orphaned(ticket.id).await?;
         Ok(outcome)
+    }
+
+    /// After a reopen: the previous agent keeps the ticket if they can take
+    /// it now (still an agent, available, within capacity); otherwise it goes
+    /// back to the queue, to whoever can take it, with a fresh note saying so.
+    async fn reroute_if_orphaned(&self, id: crate::domain::TicketId) -> Result<(), DeskError> {
+        let Some(ticket) = self.storage.ticket(id).await? else { return Ok(()) };
+        let Some(previous) = ticket.assignee_id else {
+            // It waited before the close: it waits again, first in line by age.
+            self.drain_queue().await?;
+            return Ok(());
+        };
+        let agent = self.storage.agent(previous).await?;
+        // `open_tickets` already counts this reopened ticket.
+        let keeps = agent.as_ref().is_some_and(|a| {
+            a.status == crate::routing::AgentStatus::Available && a.open_tickets <= a.capacity
+        });
+        if keeps {
+            return Ok(());
+        }
+        let name = agent.map(|a| a.name).unwrap_or_else(|| previous.to_string());
+        let reason = self.i18n.t_args(
+            GROUP_LANG,
+            "reason-reopened-previous-unavailable",
+            &[("previous", name.into())],
+        );
+        self.storage.requeue_ticket(id, crate::routing::Rule::Queued.as_str(), &reason).await?;
+        tracing::info!(
+            ticket_id = id.0,
+            previous_agent = previous,
+            "reopened ticket's agent cannot take it; routed again"
+        );
+        let assigned = self.routing.drain_queue().await?;
+        let mut republished = false;
+        for routed in assigned {
+            republished |= routed.ticket.id == id;
+            self.publish_assignment(routed.ticket).await?;
+        }
+        if !republished {
+            self.republish(id).await?;
+        }
+        Ok(())
     }
 
     /// Ends an intake the customer started after this ticket was closed:

@@ -380,3 +380,81 @@ async fn agents_take_waiting_tickets_and_admins_reassign() {
     assert!(command(&bot, &root, "/take").await.starts_with("This command works inside a ticket's topic"));
     bot.stop().await.expect("clean stop");
 }
+
+/// `/close` in a topic, until the topic is closed.
+async fn close(bot: &TestBot, user: &SimUser, thread: i32) {
+    bot.sim.group_text(user, Some(thread), "/close");
+    bot.sim
+        .wait_for(|s| s.topics().iter().any(|t| t.thread_id == thread && t.closed), Duration::from_secs(5))
+        .await;
+}
+
+#[tokio::test]
+async fn a_reopened_ticket_whose_agent_was_removed_is_routed_again() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let root = admin();
+    for line in ["/agent_add 2001 3", "/skill_add 2001 billing:1"] {
+        assert!(command(&bot, &root, line).await.starts_with('✅'), "{line}");
+    }
+    let alice = SimUser::operator(2001, "Alice");
+    let (ticket, thread) = bot.open_ticket(&SimUser::customer(980, "Ora"), "billing", "refund").await;
+    let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+    assert_eq!(stored.assignee_id, Some(2001));
+    close(&bot, &alice, thread).await;
+    assert!(command(&bot, &root, "/agent_remove 2001").await.starts_with('✅'));
+
+    // Nobody can take it: it waits, and the note says so (not "Alice").
+    let before = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned");
+    bot.sim.group_text(&root, Some(thread), "/reopen");
+    bot.sim
+        .wait_for(
+            |s| s.pinned(SUPPORT_GROUP_ID, Some(thread)).is_some_and(|p| p != before),
+            Duration::from_secs(5),
+        )
+        .await;
+    let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+    assert_eq!(stored.assignee_id, None, "not left with an agent who is gone");
+    let note = note_html(&bot, thread);
+    assert!(note.contains("nobody yet, waiting in the queue"), "{note}");
+    assert!(note.contains("reopened while"), "{note}");
+    let queue = command(&bot, &root, "/queue").await;
+    assert!(queue.contains(&format!("#{ticket} ")), "{queue}");
+
+    // A new agent becomes available: it is theirs, with a fresh note.
+    let waiting = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned");
+    for line in ["/agent_add 2002 3", "/skill_add 2002 billing:1"] {
+        assert!(command(&bot, &root, line).await.starts_with('✅'), "{line}");
+    }
+    bot.sim
+        .wait_for(
+            |s| s.pinned(SUPPORT_GROUP_ID, Some(thread)).is_some_and(|p| p != waiting),
+            Duration::from_secs(5),
+        )
+        .await;
+    let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+    assert_eq!(stored.assignee_id, Some(2002));
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_reopened_ticket_goes_back_to_its_agent_when_they_can_take_it() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let root = admin();
+    for line in
+        ["/agent_add 2001 3", "/skill_add 2001 billing:1", "/agent_add 2002 3", "/skill_add 2002 billing:1"]
+    {
+        assert!(command(&bot, &root, line).await.starts_with('✅'), "{line}");
+    }
+    let (ticket, thread) = bot.open_ticket(&SimUser::customer(981, "Pat"), "billing", "refund").await;
+    let first = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("t").assignee_id;
+    let agent = SimUser::operator(first.expect("assigned"), "Agent");
+    close(&bot, &agent, thread).await;
+    bot.sim.group_text(&agent, Some(thread), "/reopen");
+    bot.sim
+        .wait_for(|s| s.topics().iter().any(|t| t.thread_id == thread && !t.closed), Duration::from_secs(5))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+    assert_eq!(stored.assignee_id, first, "the same agent keeps it");
+    bot.stop().await.expect("clean stop");
+}
