@@ -136,6 +136,7 @@ cmd-skill-remove = Take a skill away (admins)
 admin-only = Only admins can do that (their ids are listed in ADMIN_IDS). Nothing was changed.
 command-already-done = ✅ Done: this command was carried out just before the bot restarted.
 agent-only = This is for agents. An admin can add you with /agent_add { $id }.
+outsider-not-relayed = Only agents and admins can answer customers: this message was not passed on (and later ones will not be either). An admin can add you with /agent_add { $id }.
 agent-default-name = Agent { $id }
 usage-agent-add = Usage: /agent_add <user id> [capacity], or reply to the person's message with /agent_add [capacity]. Capacity is 1–50 open tickets (default 5).
 usage-agent-remove = Usage: /agent_remove <user id>

@@ -135,6 +135,7 @@ cmd-skill-remove = Quitar una habilidad (admins)
 admin-only = Solo los admins pueden hacer eso (sus ids están en ADMIN_IDS). No se ha cambiado nada.
 command-already-done = ✅ Hecho: este comando se ejecutó justo antes de que el bot se reiniciara.
 agent-only = Esto es para agentes. Un admin puede añadirte con /agent_add { $id }.
+outsider-not-relayed = Solo los agentes y administradores pueden responder a los clientes: este mensaje no se envió (ni se enviarán los siguientes). Un administrador puede añadirte con /agent_add { $id }.
 agent-default-name = Agente { $id }
 usage-agent-add = Uso: /agent_add <id de usuario> [capacidad], o responde a un mensaje de la persona con /agent_add [capacidad]. La capacidad es de 1 a 50 tickets abiertos (5 por defecto).
 usage-agent-remove = Uso: /agent_remove <id de usuario>

@@ -123,6 +123,10 @@ async fn ticket_command(
         return Ok(Some(i18n.t(GROUP_LANG, key)));
     };
     let Some(by) = msg.from.as_ref() else { return Ok(None) };
+    if !desk.is_staff(msg).await? {
+        tracing::info!(ticket_id = ticket.id.0, user_id = by.id.0, "ticket command from a non-agent refused");
+        return Ok(Some(i18n.t_args(GROUP_LANG, "agent-only", &[("id", (by.id.0 as i64).into())])));
+    }
     let id = ("id", ticket.id.0.into());
     let reply = match action {
         TicketAction::Close => {
@@ -155,6 +159,20 @@ async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerErro
         return Ok(());
     };
     let i18n = desk.i18n();
+    if !desk.is_staff(&msg).await? {
+        // Only agents and admins speak for the team; a removed agent too.
+        let user = msg.from.as_ref().map_or(0, |u| u.id.0 as i64);
+        tracing::info!(
+            ticket_id = ticket.id.0,
+            user_id = user,
+            "message from a non-agent in a ticket topic; not relayed"
+        );
+        if desk.first_time_outsider(user) {
+            let text = i18n.t_args(GROUP_LANG, "outsider-not-relayed", &[("id", user.into())]);
+            desk.tell_topic(Some(thread), Some(msg.id), text).await?;
+        }
+        return Ok(());
+    }
     let notice = match desk.relay_from_agent(&ticket, &msg).await? {
         RelayOutcome::Queued => return Ok(()),
         RelayOutcome::TicketClosed => {
@@ -171,7 +189,7 @@ async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerErro
 /// sees the correction.
 async fn agent_edit(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
     let Some(thread) = topic_thread(&msg) else { return Ok(()) };
-    if desk.storage().ticket_by_thread(thread).await?.is_none() {
+    if desk.storage().ticket_by_thread(thread).await?.is_none() || !desk.is_staff(&msg).await? {
         return Ok(());
     }
     let text = desk.i18n().t(GROUP_LANG, "edit-not-relayed-agent");

@@ -59,6 +59,8 @@ pub struct TicketDesk {
     routing: RoutingService,
     /// When each kind of hold was last reported in General.
     hold_reports: Arc<std::sync::Mutex<std::collections::HashMap<crate::delivery::gate::Hold, i64>>>,
+    /// Group members who were told once that only agents reach customers.
+    told_outsiders: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
 }
 
 impl TicketDesk {
@@ -74,7 +76,18 @@ impl TicketDesk {
         clock: SharedClock,
         routing: RoutingService,
     ) -> Self {
-        Self { bot, outbox, courier, storage, config, i18n, clock, routing, hold_reports: Arc::default() }
+        Self {
+            bot,
+            outbox,
+            courier,
+            storage,
+            config,
+            i18n,
+            clock,
+            routing,
+            hold_reports: Arc::default(),
+            told_outsiders: Arc::default(),
+        }
     }
 
     /// The outbox, for handlers that send replies.
@@ -176,6 +189,26 @@ impl TicketDesk {
         let job = Job::ToTopic { ticket: ticket.id.0, from_chat: msg.chat.id.0, message: msg.id.0 };
         self.outbox.push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job).await?;
         Ok(RelayOutcome::Queued)
+    }
+
+    /// Whether the sender of a support-group message may talk to customers
+    /// and use ticket commands: an agent, an admin, or an anonymous admin
+    /// (posting as the group itself).
+    pub async fn is_staff(&self, msg: &Message) -> Result<bool, StorageError> {
+        if msg.sender_chat.as_ref().is_some_and(|c| c.id == msg.chat.id) {
+            return Ok(true);
+        }
+        let Some(from) = msg.from.as_ref() else { return Ok(false) };
+        if self.config.is_admin(from.id) {
+            return Ok(true);
+        }
+        Ok(self.storage.agent(from.id.0 as i64).await?.is_some())
+    }
+
+    /// Whether `user` should be told (once per run) that their messages do
+    /// not reach customers.
+    pub fn first_time_outsider(&self, user: i64) -> bool {
+        self.told_outsiders.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(user)
     }
 
     /// Queues messages the customer sent before the ticket could take them

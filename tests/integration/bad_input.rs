@@ -132,6 +132,7 @@ async fn the_support_group_outside_tickets_and_other_groups_are_ignored() {
     let mut bot = TestBot::start().await;
     let sim = &bot.sim;
     let agent = SimUser::operator(1001, "Alice");
+    bot.register_agent(&agent).await;
     let eve = customer();
     let (_, thread) = bot.open_ticket(&eve, "billing", "Refund please").await;
     let customer_messages = sim.messages_in(eve.id, None).len();
@@ -179,7 +180,9 @@ async fn a_customer_who_blocked_the_bot_is_reported_to_the_agents() {
     let eve = customer();
     let (_, thread) = bot.open_ticket(&eve, "billing", "Refund please").await;
     sim.block_user(eve.id);
-    let reply = sim.group_text(&SimUser::operator(1001, "Alice"), Some(thread), "Done!");
+    let alice = SimUser::operator(1001, "Alice");
+    bot.register_agent(&alice).await;
+    let reply = sim.group_text(&alice, Some(thread), "Done!");
     let notice =
         sim.wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.reply_to_message_id == Some(reply)).await;
     assert_eq!(notice.body(), Some("⚠️ Not delivered: the customer has blocked the bot."));

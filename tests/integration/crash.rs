@@ -81,6 +81,8 @@ impl Harness {
             .env("DATABASE_URL", self.db_url())
             .env("HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
             .env("RATE_LIMITS", "off")
+            // The answering agent (1001) is an admin: only staff reach customers.
+            .env("ADMIN_IDS", "1001")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -98,6 +98,7 @@ async fn a_customers_burst_arrives_in_order_across_faults_both_ways() {
     sim.fail_next(FaultRule::new("copyMessage", Fault::TooManyRequests { retry_after: 1 }));
     let sent: Vec<String> = (0..40).map(|n| format!("m{n:02}")).collect();
     let agent = SimUser::operator(1001, "Alice");
+    bot.register_agent(&agent).await;
     let replies: Vec<String> = (0..10).map(|n| format!("r{n:02}")).collect();
     for (n, text) in sent.iter().enumerate() {
         sim.private_text(&finn, text);
@@ -282,6 +283,9 @@ async fn soak_everyone_talks_with_faults_and_the_count_matches_exactly() {
     let customers: Vec<SimUser> = (0..customers_n).map(|i| customer(100_000 + i)).collect();
     let agents: Vec<SimUser> =
         (0..agents_n).map(|i| SimUser::operator(900_000 + i, &format!("Agent{i}"))).collect();
+    for agent in &agents {
+        bot.register_agent(agent).await;
+    }
     let sim = &bot.sim;
 
     // Open every ticket (intake in bulk, as in the burst test).

@@ -127,6 +127,7 @@ async fn a_reopen_ends_the_new_intake_and_the_next_message_reaches_the_topic() {
     let sim = &bot.sim;
     let ida = customer(5004, "Ida");
     let alice = agent();
+    bot.register_agent(&alice).await;
     let (ticket, thread) = bot.open_ticket(&ida, "billing", "refund please").await;
     sim.group_text(&alice, Some(thread), "/close");
     bot.wait_for_customer_message(&ida, 0, |m| m.body().is_some_and(|b| b.contains("is closed"))).await;
@@ -167,6 +168,7 @@ async fn a_message_at_the_description_step_reaches_a_ticket_reopened_meanwhile()
     let sim = &bot.sim;
     let jo = customer(5005, "Jo");
     let alice = agent();
+    bot.register_agent(&alice).await;
     let (_, thread) = bot.open_ticket(&jo, "billing", "refund please").await;
     sim.group_text(&alice, Some(thread), "/close");
     bot.wait_for_customer_message(&jo, 0, |m| m.body().is_some_and(|b| b.contains("is closed"))).await;
@@ -286,6 +288,7 @@ async fn every_kind_an_agent_sends_reaches_the_customer_or_gets_a_notice() {
     let sim = &bot.sim;
     let ola = customer(5010, "Ola");
     let alice = agent();
+    bot.register_agent(&alice).await;
     let (_, thread) = bot.open_ticket(&ola, "billing", "where is my parcel").await;
     let kinds = [
         (
@@ -397,6 +400,7 @@ async fn a_crash_before_the_inbox_mark_replays_the_category_pick_against_the_sta
 async fn a_crash_before_the_inbox_mark_replays_a_close_to_its_end() {
     let mut bot = TestBot::start().await;
     let rui = customer(5013, "Rui");
+    bot.register_agent(&agent()).await;
     let (_, thread) = bot.open_ticket(&rui, "billing", "card declined").await;
     refuse_outbox_writes(&bot.db, true).await;
     bot.sim.group_text(&agent(), Some(thread), "/close");

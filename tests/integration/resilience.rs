@@ -246,7 +246,9 @@ async fn a_replayed_update_is_not_relayed_twice() {
     let (_, thread) = bot.open_ticket(&finn, "billing", "help").await;
     let msg = bot.sim.private_text(&finn, "exactly once, please");
     bot.sim.wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.copied_from == Some((finn.id, msg))).await;
-    let reply = bot.sim.group_text(&SimUser::operator(1001, "Alice"), Some(thread), "once from us too");
+    let alice = SimUser::operator(1001, "Alice");
+    bot.register_agent(&alice).await;
+    let reply = bot.sim.group_text(&alice, Some(thread), "once from us too");
     bot.sim.wait_for_message(finn.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, reply))).await;
     bot.stop().await.expect("clean stop");
     let to_customer_before = bot.sim.messages_in(finn.id, None).len();

@@ -458,3 +458,48 @@ async fn a_reopened_ticket_goes_back_to_its_agent_when_they_can_take_it() {
     assert_eq!(stored.assignee_id, first, "the same agent keeps it");
     bot.stop().await.expect("clean stop");
 }
+
+#[tokio::test]
+async fn only_agents_and_admins_reach_customers_and_use_ticket_commands() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let root = admin();
+    let customer = SimUser::customer(982, "Quinn");
+    let (ticket, thread) = bot.open_ticket(&customer, "billing", "refund").await;
+    let sim = &bot.sim;
+    let before = sim.messages_in(customer.id, None).len();
+
+    // A group member who is no agent: not relayed, told once.
+    let stranger = SimUser::operator(3001, "Stranger");
+    let first = sim.group_text(&stranger, Some(thread), "hi, I'm just a member");
+    let hint =
+        sim.wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.reply_to_message_id == Some(first)).await;
+    assert!(hint.body().unwrap_or_default().contains("Only agents and admins"), "{:?}", hint.body());
+    let second = sim.group_text(&stranger, Some(thread), "still me");
+    let refused = topic_command(&bot, &stranger, thread, "/close").await;
+    assert!(refused.contains("This is for agents"), "{refused}");
+    assert!(
+        sim.messages_in(SUPPORT_GROUP_ID, Some(thread)).iter().all(|m| m.reply_to_message_id != Some(second)),
+        "the hint is given once"
+    );
+    let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+    assert_eq!(stored.status, topicdesk::domain::TicketStatus::Open, "a stranger cannot close it");
+
+    // An agent is relayed; once removed, no longer.
+    assert!(command(&bot, &root, "/agent_add 2001 3").await.starts_with('✅'));
+    let alice = SimUser::operator(2001, "Alice");
+    let reply = sim.group_text(&alice, Some(thread), "Refund issued");
+    sim.wait_for_message(customer.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, reply))).await;
+    assert!(command(&bot, &root, "/agent_remove 2001").await.starts_with('✅'));
+    let late = sim.group_text(&alice, Some(thread), "one more thing from a removed agent");
+    // The admin's own message still goes through, after the removed agent's.
+    let from_admin = sim.group_text(&root, Some(thread), "from the admin");
+    sim.wait_for_message(customer.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, from_admin))).await;
+    let relayed: Vec<_> =
+        sim.messages_in(customer.id, None).iter().skip(before).filter_map(|m| m.copied_from).collect();
+    assert_eq!(
+        relayed,
+        vec![(SUPPORT_GROUP_ID, reply), (SUPPORT_GROUP_ID, from_admin)],
+        "neither the stranger's nor the removed agent's ({first}, {second}, {late}) reached the customer"
+    );
+    bot.stop().await.expect("clean stop");
+}

@@ -95,6 +95,7 @@ async fn a_ticket_goes_from_intake_to_topic_and_both_ways() {
 
     // An agent's text in the topic is copied to the customer.
     let agent = alice();
+    bot.register_agent(&agent).await;
     let reply = sim.group_text(&agent, Some(topic.thread_id), "Refund issued, sorry!");
     let delivered =
         sim.wait_for_message(customer.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, reply))).await;
@@ -215,6 +216,7 @@ async fn reopen_brings_the_conversation_back() {
     let (ticket, thread) = bot.open_ticket(&customer, "billing", "Invoice missing").await;
     let sim = &bot.sim;
     let agent = alice();
+    bot.register_agent(&agent).await;
     sim.group_text(&agent, Some(thread), "/close");
     sim.wait_for(|s| s.topics().iter().any(|t| t.thread_id == thread && t.closed), Duration::from_secs(5))
         .await;

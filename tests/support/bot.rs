@@ -168,6 +168,16 @@ impl TestBot {
         self.launch().await;
     }
 
+    /// Makes `user` an agent who may answer customers, without taking part
+    /// in routing (status away), as an admin's `/agent_add` and the agent's
+    /// `/away` would.
+    pub async fn register_agent(&self, user: &SimUser) {
+        let storage = &self.db.storage;
+        storage.upsert_agent(user.id, &user.first_name, 100, 0, None).await.expect("agent added");
+        let away = topicdesk::routing::AgentStatus::Away;
+        storage.set_agent_status(user.id, away, 0, None, None).await.expect("agent away");
+    }
+
     /// Walks a customer through `/start` → category → description and
     /// returns (ticket number, topic thread id).
     pub async fn open_ticket(&self, customer: &SimUser, category: &str, description: &str) -> (i64, i32) {
