@@ -15,6 +15,7 @@ intake-hint-description = Got it: this will be added to your ticket. Now please 
 intake-cancelled = Cancelled. Write to us any time to open a ticket.
 intake-nothing-to-cancel = There is nothing to cancel. Just write your question to open a ticket.
 button-expired = This button is no longer active.
+button-unreadable = Sorry, that did not work. Please tap the button again, or write to us.
 
 ## Customer, while a ticket is open
 ticket-opened = Ticket #{ $id } opened. Our team will answer right here; anything you send in this chat is added to your ticket.

@@ -14,6 +14,7 @@ intake-hint-description = Recibido: se añadirá a tu ticket. Ahora describe tu 
 intake-cancelled = Cancelado. Escríbenos cuando quieras para abrir un ticket.
 intake-nothing-to-cancel = No hay nada que cancelar. Escribe tu pregunta para abrir un ticket.
 button-expired = Este botón ya no está activo.
+button-unreadable = Lo sentimos, no funcionó. Pulsa el botón otra vez o escríbenos.
 
 ## Customer, while a ticket is open
 ticket-opened = Ticket #{ $id } abierto. Nuestro equipo te responderá aquí mismo; todo lo que envíes en este chat se añade a tu ticket.

@@ -73,6 +73,10 @@ pub enum Job {
         ticket: i64,
         #[serde(default)]
         unpin: Option<i32>,
+        /// A fresh note in place of whatever note is current when the job
+        /// runs (after a re-assignment), rather than the first note only.
+        #[serde(default)]
+        fresh: bool,
     },
     /// A customer's message copied into the ticket's topic.
     ToTopic { ticket: i64, from_chat: i64, message: i32 },
@@ -83,6 +87,18 @@ pub enum Job {
 }
 
 impl Job {
+    /// A copy of a person's message is queued at most once, whichever path
+    /// queues it (a relay, what an intake kept, a replay): its dedupe key is
+    /// the source message rather than the update that queued it.
+    pub fn once_key(&self) -> Option<String> {
+        match self {
+            Job::ToTopic { from_chat, message, .. } | Job::ToCustomer { from_chat, message, .. } => {
+                Some(format!("copy:{from_chat}:{message}"))
+            }
+            _ => None,
+        }
+    }
+
     /// The ticket the job belongs to, if any.
     pub fn ticket(&self) -> Option<i64> {
         match self {
@@ -243,14 +259,18 @@ impl Outbox {
     ) -> StorageResult<bool> {
         let json = serde_json::to_string(job)
             .map_err(|e| crate::storage::StorageError::Corrupt(format!("cannot encode a job: {e}")))?;
+        let once = job.once_key();
         // Inside a handler: kept for the update's commit.
         let buffered = ORIGIN.try_with(|origin| {
-            let n = origin.effects.fetch_add(1, Ordering::Relaxed);
+            let dedupe_key = once.clone().unwrap_or_else(|| {
+                let n = origin.effects.fetch_add(1, Ordering::Relaxed);
+                format!("{}:{n}", origin.update_id)
+            });
             let row = QueuedRow {
                 lane: lane.to_owned(),
                 priority,
                 job: json.clone(),
-                dedupe_key: format!("{}:{n}", origin.update_id),
+                dedupe_key,
                 ticket_id: ticket,
             };
             origin.queued.lock().unwrap_or_else(|e| e.into_inner()).push(row);
@@ -263,7 +283,7 @@ impl Outbox {
             lane,
             priority,
             job: &json,
-            dedupe_key: None,
+            dedupe_key: once.as_deref(),
             ticket_id: ticket,
             created_at: self.clock.now_ms(),
         };

@@ -193,6 +193,12 @@ async fn button_pressed(
         (Some(CallbackData::PickCategory(name)), Some(IntakeState::ChoosingCategory { kept }))
             if desk.config().category(&name).is_some() =>
         {
+            if let Some(open) = open_ticket_of(&desk, &query.from).await? {
+                // Reopened meanwhile: the intake ends there.
+                let text = desk.i18n().t_args(lang, "ticket-already-open", &[("id", open.id.0.into())]);
+                answer(&bot, &query, Some(text)).await;
+                return into_open_ticket(&desk, &dialogue, lang, open, &kept, 0, None).await;
+            }
             answer(&bot, &query, None).await;
             pick_category(&desk, &dialogue, lang, name, kept).await
         }

@@ -139,7 +139,7 @@ impl RoutingService {
             .await?;
         let tier_label = tier.map_or("unknown", Tier::as_str);
         metrics::counter!(crate::telemetry::names::TICKETS_OPENED, "tier" => tier_label).increment(1);
-        self.assign(ticket.id, &enrichment, roster, None).await
+        self.assign(ticket.id, &enrichment, roster, None, None).await
     }
 
     /// Routes the ticket with the given enrichment and claims the agent;
@@ -150,6 +150,7 @@ impl RoutingService {
         enrichment: &Enrichment,
         mut roster: Vec<AgentSnapshot>,
         expected: Option<i64>,
+        by_update: Option<i64>,
     ) -> Result<Routed, RoutingError> {
         for _ in 0..CLAIM_ATTEMPTS {
             let Some(ticket) = self.storage.ticket(id).await? else {
@@ -173,7 +174,7 @@ impl RoutingService {
                         rule: decision.reason.rule.as_str(),
                         reason: &reason,
                         now_ms: self.clock.now_ms(),
-                        by_update: None,
+                        by_update,
                     };
                     if self.storage.assign_ticket(id, expected, &assignment).await? {
                         let ticket = self.storage.ticket(id).await?.unwrap_or(ticket);
@@ -208,7 +209,10 @@ impl RoutingService {
 
     /// Assigns waiting tickets, highest priority first, while agents can
     /// take them. Returns the tickets that got an agent.
-    pub async fn drain_queue(&self) -> Result<Vec<Routed>, RoutingError> {
+    /// `by_update`: the update whose handler drains (recorded with each
+    /// assignment, so a replay of it finds them; see
+    /// [`Storage::tickets_changed_by`]).
+    pub async fn drain_queue(&self, by_update: Option<i64>) -> Result<Vec<Routed>, RoutingError> {
         let mut assigned = Vec::new();
         for ticket in self.storage.queue(200).await? {
             let roster = self.storage.roster().await?;
@@ -216,7 +220,7 @@ impl RoutingService {
                 break;
             }
             let enrichment = enrichment_from_record(ticket.enrichment.as_deref());
-            let routed = self.assign(ticket.id, &enrichment, roster, None).await?;
+            let routed = self.assign(ticket.id, &enrichment, roster, None, by_update).await?;
             if matches!(routed.decision.outcome, Outcome::Assign(_)) && routed.ticket.assignee_id.is_some() {
                 assigned.push(routed);
             }

@@ -352,6 +352,19 @@ impl Storage {
         Ok(row.is_some())
     }
 
+    /// Open tickets that update `update_id` assigned (it is being replayed:
+    /// the notes of those assignments must be posted again).
+    pub async fn tickets_assigned_by(&self, update_id: i64) -> StorageResult<Vec<Ticket>> {
+        let sql = concat!(
+            "SELECT ",
+            ticket_columns!(),
+            " FROM tickets WHERE state_update_id = $1 AND status = 'open' AND assignee_id IS NOT NULL ORDER BY id"
+        );
+        let rows: Vec<TicketRow> =
+            with_pool!(self, |pool| sqlx::query_as(sql).bind(update_id).fetch_all(pool).await)?;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
     /// `by_update` as for [`Storage::close_ticket`].
     pub async fn reopen_ticket(&self, id: TicketId, by_update: Option<i64>) -> StorageResult<ReopenOutcome> {
         let Some(ticket) = self.ticket(id).await? else {

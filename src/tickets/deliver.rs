@@ -96,8 +96,9 @@ impl TicketDesk {
             Job::TopicText { ticket, reply_to, text } => {
                 self.post_in_topic(*ticket, TopicPost::Text { reply_to: *reply_to, text }, turn).await
             }
-            Job::Publish { ticket, unpin } => match self.storage.ticket(TicketId(*ticket)).await? {
-                Some(found) => self.ensure_topic(found, *unpin, turn).await.map(|_| ()),
+            Job::Publish { ticket, unpin, fresh } => match self.storage.ticket(TicketId(*ticket)).await? {
+                // Rows queued before `fresh` existed carry the note they replace.
+                Some(found) => self.ensure_topic(found, *fresh || unpin.is_some(), turn).await.map(|_| ()),
                 None => Ok(()),
             },
             Job::ToTopic { ticket, from_chat, message } => {
@@ -251,11 +252,11 @@ impl TicketDesk {
     }
 
     /// Makes sure the ticket has its forum topic and its pinned internal
-    /// note; with `unpin`, posts a fresh note in place of that one.
+    /// note; with `fresh`, posts a fresh note in place of the current one.
     async fn ensure_topic(
         &self,
         mut ticket: Ticket,
-        unpin: Option<i32>,
+        fresh: bool,
         turn: Turn,
     ) -> Result<Ticket, DeliveryError> {
         let group = self.config.support_group;
@@ -278,11 +279,16 @@ impl TicketDesk {
                 thread
             }
         };
-        let replacing = unpin.is_some() && ticket.note_message_id == unpin;
+        // A fresh note replaces whatever note is current now (another
+        // re-assignment may have replaced the one there when this job was
+        // queued), unless this job posted it itself and stopped before
+        // pinning it (its set-up is then still pending, and is finished).
+        let replacing = fresh && !ticket.note_setup_pending;
+        let previous = if replacing { ticket.note_message_id } else { None };
         if let Some(note) = ticket.note_message_id.filter(|_| !replacing) {
             if ticket.note_setup_pending {
                 // An earlier run posted the note and stopped before the rest.
-                self.finish_note(&ticket, thread, MessageId(note), unpin, turn).await?;
+                self.finish_note(&ticket, thread, MessageId(note), None, fresh, turn).await?;
             }
             return Ok(ticket);
         }
@@ -300,7 +306,7 @@ impl TicketDesk {
             .await?;
         self.storage.set_ticket_note(ticket.id, sent.id.0).await?;
         ticket.note_message_id = Some(sent.id.0);
-        self.finish_note(&ticket, thread, sent.id, unpin, turn).await?;
+        self.finish_note(&ticket, thread, sent.id, previous, fresh, turn).await?;
         Ok(ticket)
     }
 
@@ -313,6 +319,7 @@ impl TicketDesk {
         thread: i32,
         note: MessageId,
         unpin: Option<i32>,
+        fresh: bool,
         turn: Turn,
     ) -> Result<(), DeliveryError> {
         let group = self.config.support_group;
@@ -343,7 +350,7 @@ impl TicketDesk {
                 Err(error) => tracing::debug!(ticket_id, %error, "could not unpin the old note"),
                 Ok(_) => {}
             }
-        } else if ticket.description_has_media || note::description_is_shortened(ticket) {
+        } else if !fresh && (ticket.description_has_media || note::description_is_shortened(ticket)) {
             // A new ticket's (or a recreated topic's) first note: the
             // description's attachment, or its full text where the note
             // shows only the start, follow it.
@@ -454,7 +461,7 @@ impl TicketDesk {
         let Some(mut ticket) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
         for attempt in 0..2 {
             if set_up_if_closed || ticket.status == TicketStatus::Open {
-                ticket = self.ensure_topic(ticket, None, turn).await?;
+                ticket = self.ensure_topic(ticket, false, turn).await?;
             }
             let thread = ticket.thread_id;
             let posted = match post {

@@ -200,8 +200,22 @@ async fn agent_edit(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> 
 /// An update teloxide could not read (`UpdateKind::Error` with the raw
 /// JSON): the person who sent it is told, where that can be worked out, and
 /// the update is recorded as unreadable (kept raw in the inbox).
-pub async fn unreadable_update(desk: TicketDesk, update: Update) -> Result<(), HandlerError> {
+pub async fn unreadable_update(bot: Bot, desk: TicketDesk, update: Update) -> Result<(), HandlerError> {
     let teloxide::types::UpdateKind::Error(raw) = &update.kind else { return Ok(()) };
+    if let Some(query) = raw.get("callback_query") {
+        // A button press: answered, so the spinner stops and the person
+        // knows to try again (an unanswered query expires silently).
+        let lang = query.get("from").and_then(|f| f.get("language_code")).and_then(serde_json::Value::as_str);
+        if let Some(id) = query.get("id").and_then(serde_json::Value::as_str) {
+            let text = desk.i18n().t(crate::i18n::Lang::from_code(lang), "button-unreadable");
+            let answered =
+                bot.answer_callback_query(teloxide::types::CallbackQueryId(id.to_owned())).text(text).await;
+            if let Err(error) = answered {
+                tracing::debug!(%error, "answerCallbackQuery for an unreadable button press failed");
+            }
+        }
+        return Err(HandlerError::Unparsed);
+    }
     let message = raw.get("message").or_else(|| raw.get("edited_message"));
     let chat = message.and_then(|m| m.get("chat"));
     let chat_id = chat.and_then(|c| c.get("id")).and_then(serde_json::Value::as_i64);

@@ -141,12 +141,12 @@ impl TicketDesk {
                 }
             }
         }
-        self.queue_publish(&ticket, None).await?;
+        self.queue_publish(&ticket, false).await?;
         Ok(ticket)
     }
 
-    async fn queue_publish(&self, ticket: &Ticket, unpin: Option<i32>) -> Result<(), DeskError> {
-        let job = Job::Publish { ticket: ticket.id.0, unpin };
+    async fn queue_publish(&self, ticket: &Ticket, fresh: bool) -> Result<(), DeskError> {
+        let job = Job::Publish { ticket: ticket.id.0, unpin: None, fresh };
         self.outbox.push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job).await?;
         Ok(())
     }
@@ -154,7 +154,7 @@ impl TicketDesk {
     /// Queues a fresh internal note (after a re-assignment), pinned in place
     /// of the old one, mentioning the new agent.
     pub async fn publish_assignment(&self, ticket: Ticket) -> Result<Ticket, DeskError> {
-        self.queue_publish(&ticket, ticket.note_message_id).await?;
+        self.queue_publish(&ticket, true).await?;
         Ok(ticket)
     }
 
@@ -171,11 +171,29 @@ impl TicketDesk {
 
     /// Hands waiting tickets to agents who can take them now, and queues
     /// each new assignment's note.
+    ///
+    /// Inside a handler, the assignments record the update; a replay of
+    /// that update (its notes were lost with its failed commit, the
+    /// assignments were not) posts the notes of what it assigned the first
+    /// time too.
     pub async fn drain_queue(&self) -> Result<usize, DeskError> {
-        let assigned = self.routing.drain_queue().await?;
-        let count = assigned.len();
-        for routed in assigned {
-            self.publish_assignment(routed.ticket).await?;
+        let update = crate::delivery::current_update();
+        let assigned = self.routing.drain_queue(update).await?;
+        let mut tickets: Vec<Ticket> = assigned.into_iter().map(|routed| routed.ticket).collect();
+        if let Some(update) = update {
+            for earlier in self.storage.tickets_assigned_by(update).await? {
+                // `/take` and `/reassign` post their own note (and finish it
+                // on their own replay).
+                let by_hand = matches!(earlier.routing_rule.as_deref(), Some("take" | "reassign"));
+                if !by_hand && !tickets.iter().any(|t| t.id == earlier.id) {
+                    tickets.push(earlier);
+                }
+            }
+        }
+        tickets.sort_by_key(|t| t.id);
+        let count = tickets.len();
+        for ticket in tickets {
+            self.publish_assignment(ticket).await?;
         }
         Ok(count)
     }
@@ -341,7 +359,7 @@ impl TicketDesk {
             previous_agent = previous,
             "reopened ticket's agent cannot take it; routed again"
         );
-        let assigned = self.routing.drain_queue().await?;
+        let assigned = self.routing.drain_queue(crate::delivery::current_update()).await?;
         let mut republished = false;
         for routed in assigned {
             republished |= routed.ticket.id == id;

@@ -522,3 +522,169 @@ async fn a_crash_before_the_inbox_mark_still_posts_the_note_of_a_take() {
     assert_eq!(already, 0, "the replay finishes the take instead of calling it done already");
     bot.stop().await.expect("clean stop");
 }
+
+/// Agent 2001 (billing), added by admin 1001, away: tickets wait.
+async fn away_billing_agent(bot: &TestBot, capacity: u32) {
+    let root = SimUser::operator(1001, "Root");
+    bot.sim.group_text(&root, None, &format!("/agent_add 2001 {capacity}"));
+    bot.sim.wait_for_message(SUPPORT_GROUP_ID, None, |m| m.body().is_some_and(|b| b.contains("2001"))).await;
+    bot.sim.group_text(&root, None, "/skill_add 2001 billing:2");
+    bot.sim
+        .wait_for_message(SUPPORT_GROUP_ID, None, |m| m.body().is_some_and(|b| b.contains("billing:2")))
+        .await;
+}
+
+#[tokio::test]
+async fn a_crash_before_the_inbox_mark_still_posts_the_notes_of_tickets_an_available_agent_got() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1001")]).await;
+    away_billing_agent(&bot, 3).await;
+    bot.sim.group_text(&agent(), None, "/away");
+    bot.sim
+        .wait_for_message(SUPPORT_GROUP_ID, None, |m| m.body().is_some_and(|b| b.contains("is away")))
+        .await;
+    let tom = customer(5016, "Tom");
+    let (_, thread) = bot.open_ticket(&tom, "billing", "card declined").await;
+    let first_note = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned note");
+    refuse_outbox_writes(&bot.db, true).await;
+    bot.sim.group_text(&agent(), None, "/available");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    bot.crash().await;
+    refuse_outbox_writes(&bot.db, false).await;
+    bot.start_again().await;
+    bot.sim
+        .wait_for(
+            |s| s.pinned(SUPPORT_GROUP_ID, Some(thread)).is_some_and(|p| p != first_note),
+            Duration::from_secs(10),
+        )
+        .await;
+    let pinned = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned");
+    let note = bot.sim.message(SUPPORT_GROUP_ID, pinned).and_then(|m| m.html).expect("note");
+    assert!(note.contains("tg://user?id=2001"), "{note}");
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_crash_before_the_inbox_mark_of_a_close_still_posts_the_note_of_the_next_ticket() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1001")]).await;
+    away_billing_agent(&bot, 1).await;
+    let abe = customer(5017, "Abe");
+    let bea = customer(5018, "Bea");
+    let (_, first) = bot.open_ticket(&abe, "billing", "first").await;
+    let (_, second) = bot.open_ticket(&bea, "billing", "second").await;
+    let waiting = bot.db.storage.open_ticket_of_customer(bea.id).await.expect("q").expect("t");
+    assert_eq!(waiting.assignee_id, None, "capacity 1: the second waits");
+    let waiting_note = bot.sim.pinned(SUPPORT_GROUP_ID, Some(second)).expect("pinned");
+    refuse_outbox_writes(&bot.db, true).await;
+    bot.sim.group_text(&agent(), Some(first), "/close");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    bot.crash().await;
+    refuse_outbox_writes(&bot.db, false).await;
+    bot.start_again().await;
+    bot.sim
+        .wait_for(
+            |s| s.pinned(SUPPORT_GROUP_ID, Some(second)).is_some_and(|p| p != waiting_note),
+            Duration::from_secs(10),
+        )
+        .await;
+    let pinned = bot.sim.pinned(SUPPORT_GROUP_ID, Some(second)).expect("pinned");
+    let note = bot.sim.message(SUPPORT_GROUP_ID, pinned).and_then(|m| m.html).expect("note");
+    assert!(note.contains("tg://user?id=2001"), "{note}");
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_reopen_during_a_slow_category_pick_relays_each_message_once() {
+    let mut bot = TestBot::start().await;
+    let sim = &bot.sim;
+    let ida = customer(5019, "Ida");
+    let alice = agent();
+    bot.register_agent(&alice).await;
+    let (ticket, thread) = bot.open_ticket(&ida, "billing", "refund please").await;
+    sim.group_text(&alice, Some(thread), "/close");
+    bot.wait_for_customer_message(&ida, 0, |m| m.body().is_some_and(|b| b.contains("is closed"))).await;
+    let before = sim.messages_in(ida.id, None).len();
+    let question = sim.private_text(&ida, "one more question");
+    let menu = bot.wait_for_customer_message(&ida, before, |m| !m.callback_data().is_empty()).await;
+    // The pick's handler is slow (its answerCallbackQuery hangs); the reopen
+    // runs in the topic's lane meanwhile.
+    sim.fail_next(crate::support::sim::FaultRule::new(
+        "answerCallbackQuery",
+        crate::support::sim::Fault::Delay(Duration::from_secs(3)),
+    ));
+    sim.press_button(&ida, menu.message_id, "1/cat/billing");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    sim.group_text(&alice, Some(thread), "/reopen");
+    bot.wait_for_customer_message(&ida, before, |m| {
+        m.body().is_some_and(|b| b.contains(&format!("Ticket #{ticket} has been reopened")))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let after = sim.private_text(&ida, "after-reopen");
+    sim.wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.copied_from == Some((ida.id, after))).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let relayed: Vec<_> = topic_after_note(sim, thread).iter().filter_map(|m| m.copied_from).collect();
+    assert_eq!(relayed, vec![(ida.id, question), (ida.id, after)], "each once");
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn an_unreadable_button_press_is_answered() {
+    let mut bot = TestBot::start().await;
+    let sam = customer(5020, "Sam");
+    bot.sim.add_user(&sam);
+    let query = "4000000000000000999";
+    bot.sim.inject_raw(json!({"callback_query": {
+        "id": query, "chat_instance": "x", "data": "1/cat/billing",
+        "from": {"id": sam.id, "is_bot": false, "first_name": "Sam", "language_code": "en"},
+        "message": {"message_id": 5, "date": "yesterday",
+                    "chat": {"id": sam.id, "type": "private", "first_name": "Sam"}}
+    }}));
+    bot.sim
+        .wait_for(
+            |s| s.calls_to("answerCallbackQuery").iter().any(|c| c.params["callback_query_id"] == query),
+            Duration::from_secs(5),
+        )
+        .await;
+    let call =
+        bot.sim.calls_to("answerCallbackQuery").into_iter().find(|c| c.params["callback_query_id"] == query);
+    let text = call.and_then(|c| c.params["text"].as_str().map(str::to_owned)).unwrap_or_default();
+    assert!(text.contains("tap the button again"), "{text}");
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn two_reassignments_in_a_row_leave_the_note_of_the_last() {
+    use crate::support::sim::{Fault, FaultRule};
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1001")]).await;
+    let root = SimUser::operator(1001, "Root");
+    for id in ["2001", "2002"] {
+        bot.sim.group_text(&root, None, &format!("/agent_add {id} 3"));
+        bot.sim.wait_for_message(SUPPORT_GROUP_ID, None, |m| m.body().is_some_and(|b| b.contains(id))).await;
+    }
+    let tom = customer(5021, "Tom");
+    let (_, thread) = bot.open_ticket(&tom, "billing", "card declined").await;
+    let first = bot.db.storage.open_ticket_of_customer(tom.id).await.expect("q").expect("t").assignee_id;
+    let (x, y) = if first == Some(2001) { (2002, 2001) } else { (2001, 2002) };
+    // The first new note is slow to post; the admin changes their mind.
+    bot.sim.fail_next(
+        FaultRule::new("sendMessage", Fault::Delay(Duration::from_secs(2))).chat(SUPPORT_GROUP_ID),
+    );
+    bot.sim.group_text(&root, Some(thread), &format!("/reassign {x}"));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    bot.sim.group_text(&root, Some(thread), &format!("/reassign {y}"));
+    let named = format!("tg://user?id={y}");
+    bot.sim
+        .wait_for(
+            |s| {
+                s.pinned(SUPPORT_GROUP_ID, Some(thread))
+                    .and_then(|p| s.message(SUPPORT_GROUP_ID, p))
+                    .and_then(|m| m.html)
+                    .is_some_and(|html| html.contains(&named))
+            },
+            Duration::from_secs(10),
+        )
+        .await;
+    let stored = bot.db.storage.open_ticket_of_customer(tom.id).await.expect("q").expect("t");
+    assert_eq!(stored.assignee_id, Some(y));
+    bot.stop().await.expect("clean stop");
+}

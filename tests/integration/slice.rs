@@ -255,6 +255,7 @@ async fn the_slice_runs_on_postgresql_too() {
     bot.sim
         .wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.copied_from == Some((customer.id, msg)))
         .await;
+    bot.register_agent(&alice()).await;
     let reply = bot.sim.group_text(&alice(), Some(thread), "On it");
     bot.sim.wait_for_message(customer.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, reply))).await;
     bot.stop().await.expect("clean stop");
