@@ -48,8 +48,10 @@ fn is_from_a_person(msg: Message, me: Me) -> bool {
     if from.id == me.user.id {
         return false;
     }
-    let anonymous_admin = msg.sender_chat.as_ref().is_some_and(|c| c.id == msg.chat.id);
-    if from.is_bot && !anonymous_admin {
+    // A person posting as the group (an anonymous admin) or as a channel
+    // shows as a bot account with `sender_chat`: still a person. (Only
+    // agents and admins are relayed: a channel post gets the hint.)
+    if from.is_bot && msg.sender_chat.is_none() {
         return false;
     }
     // Every kind a person writes is theirs to relay: what Telegram then
@@ -162,12 +164,15 @@ async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerErro
     if !desk.is_staff(&msg).await? {
         // Only agents and admins speak for the team; a removed agent too.
         let user = msg.from.as_ref().map_or(0, |u| u.id.0 as i64);
+        // Posts "as a channel" all come from one bot account: told per channel.
+        let sender = msg.sender_chat.as_ref().map_or(user, |chat| chat.id.0);
         tracing::info!(
             ticket_id = ticket.id.0,
             user_id = user,
+            sender,
             "message from a non-agent in a ticket topic; not relayed"
         );
-        if desk.first_time_outsider(user) {
+        if desk.first_time_outsider(sender) {
             let text = i18n.t_args(GROUP_LANG, "outsider-not-relayed", &[("id", user.into())]);
             desk.tell_topic(Some(thread), Some(msg.id), text).await?;
         }

@@ -503,3 +503,26 @@ async fn only_agents_and_admins_reach_customers_and_use_ticket_commands() {
     );
     bot.stop().await.expect("clean stop");
 }
+
+#[tokio::test]
+async fn a_post_as_a_channel_in_a_ticket_topic_gets_the_hint_not_silence() {
+    let mut bot = TestBot::start().await;
+    let customer = SimUser::customer(983, "Rae");
+    let (_, thread) = bot.open_ticket(&customer, "billing", "refund").await;
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    bot.sim.inject_raw(json!({"message": {
+        "message_id": 9999, "date": now, "message_thread_id": thread, "is_topic_message": true,
+        "chat": {"id": SUPPORT_GROUP_ID, "type": "supergroup", "title": "Support", "is_forum": true},
+        "from": {"id": 136817688, "is_bot": true, "first_name": "Channel", "username": "Channel_Bot"},
+        "sender_chat": {"id": -1009876543210i64, "type": "channel", "title": "Alice's channel"},
+        "text": "Your parcel is at the depot"
+    }}));
+    bot.sim
+        .wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| {
+            m.body().is_some_and(|b| b.contains("Only agents and admins"))
+        })
+        .await;
+    assert!(bot.sim.calls_to("copyMessage").iter().all(|c| c.params["message_id"] != 9999));
+    bot.stop().await.expect("clean stop");
+}
