@@ -181,6 +181,10 @@ reason-override = premium override: no agent response within { $after } of openi
     [one] { $load } open ticket
    *[other] { $load } open tickets
 }), regardless of skill
+reason-override-since-assignment = premium override: no agent response within { $after } of its last assignment, so { $agent } takes it as the next available agent ({ $load ->
+    [one] { $load } open ticket
+   *[other] { $load } open tickets
+}), regardless of skill
 reason-override-released = { $previous } was released from it
 reason-reopened-previous-unavailable = reopened while { $previous } cannot take it (no longer an agent, not available, or at capacity): routed again
 cmd-stats = Response times, escalations and load

@@ -180,6 +180,10 @@ reason-override = escalado premium: ningún agente respondió en { $after } desd
     [one] { $load } ticket abierto
    *[other] { $load } tickets abiertos
 }), sin importar la habilidad
+reason-override-since-assignment = escalado premium: ningún agente respondió en { $after } desde su última asignación, así que { $agent } lo toma como siguiente agente disponible ({ $load ->
+    [one] { $load } ticket abierto
+   *[other] { $load } tickets abiertos
+}), sin importar la habilidad
 reason-override-released = se liberó a { $previous }
 reason-reopened-previous-unavailable = reabierto mientras { $previous } no puede atenderlo (ya no es agente, no está disponible o está al máximo): enrutado de nuevo
 cmd-stats = Tiempos de respuesta, escalados y carga

@@ -175,6 +175,7 @@ impl RoutingService {
                         reason: &reason,
                         now_ms: self.clock.now_ms(),
                         by_update,
+                        restart_override_at: None,
                     };
                     if self.storage.assign_ticket(id, expected, &assignment).await? {
                         let ticket = self.storage.ticket(id).await?.unwrap_or(ticket);
@@ -239,7 +240,18 @@ impl RoutingService {
         reason: &str,
         by_update: Option<i64>,
     ) -> Result<bool, RoutingError> {
-        let assignment = Assignment { agent_id, rule, reason, now_ms: self.clock.now_ms(), by_update };
+        // A person took responsibility: a premium ticket's override deadline
+        // counts from now, so the override never undoes their decision.
+        let now_ms = self.clock.now_ms();
+        let after = i64::try_from(self.premium_override_after.as_millis()).unwrap_or(i64::MAX);
+        let assignment = Assignment {
+            agent_id,
+            rule,
+            reason,
+            now_ms,
+            by_update,
+            restart_override_at: Some(now_ms.saturating_add(after)),
+        };
         let claimed = self.storage.assign_ticket(ticket.id, ticket.assignee_id, &assignment).await?;
         if claimed {
             metrics::counter!(crate::telemetry::names::ASSIGNMENTS, "rule" => rule.to_owned()).increment(1);

@@ -90,7 +90,11 @@ impl Sweeper {
                 tracing::info!(ticket_id = ticket.id.0, "premium ticket overdue but no agent is available");
                 continue;
             };
-            let reason = self.reason(&agent, ticket.assignee_id, roster);
+            // The deadline counts from opening, or from the last time a person
+            // (or an earlier override) assigned it.
+            let since_assignment =
+                matches!(ticket.routing_rule.as_deref(), Some("take" | "reassign" | "premium_override"));
+            let reason = self.reason(&agent, ticket.assignee_id, roster, since_assignment);
             adjust_load(roster, ticket.assignee_id, agent.id, now);
             plans.push(OverridePlan {
                 ticket: ticket.id,
@@ -103,11 +107,18 @@ impl Sweeper {
         plans
     }
 
-    fn reason(&self, agent: &AgentSnapshot, previous: Option<i64>, roster: &[AgentSnapshot]) -> String {
+    fn reason(
+        &self,
+        agent: &AgentSnapshot,
+        previous: Option<i64>,
+        roster: &[AgentSnapshot],
+        since_assignment: bool,
+    ) -> String {
         let after = humantime::format_duration(self.override_after).to_string();
+        let key = if since_assignment { "reason-override-since-assignment" } else { "reason-override" };
         let mut text = self.i18n.t_args(
             GROUP_LANG,
-            "reason-override",
+            key,
             &[
                 ("after", after.into()),
                 ("agent", agent.name.clone().into()),

@@ -429,6 +429,10 @@ pub struct Assignment<'a> {
     /// The update whose handler made the assignment (`/take`, `/reassign`):
     /// its replay after a crash finds the change made ([`Storage::ticket_changed_by`]).
     pub by_update: Option<i64>,
+    /// A person took responsibility (`/take`, `/reassign`): a pending
+    /// premium-override deadline starts again from here instead of firing
+    /// on the deadline set at opening.
+    pub restart_override_at: Option<i64>,
 }
 
 impl Storage {
@@ -506,7 +510,8 @@ impl Storage {
             let mut tx = pool.begin().await?;
             let done = sqlx::query(
                 "UPDATE tickets SET assignee_id = $2, routing_rule = $3, routing_reason = $4, assigned_at = $5, \
-                 state_update_id = COALESCE($7, state_update_id) \
+                 state_update_id = COALESCE($7, state_update_id), \
+                 override_due_at = CASE WHEN override_due_at IS NULL THEN NULL ELSE COALESCE($8, override_due_at) END \
                  WHERE id = $1 AND status = 'open' AND assignee_id IS NOT DISTINCT FROM $6 \
                  AND (SELECT COUNT(*) FROM tickets o WHERE o.status = 'open' AND o.assignee_id = $2) \
                      < (SELECT capacity FROM agents WHERE user_id = $2)",
@@ -518,6 +523,7 @@ impl Storage {
             .bind(assignment.now_ms)
             .bind(expected)
             .bind(assignment.by_update)
+            .bind(assignment.restart_override_at)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() != 1 {

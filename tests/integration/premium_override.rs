@@ -232,3 +232,51 @@ async fn two_sweepers_on_one_sqlite_file_never_double_assign() {
     let second = Storage::connect(&db.url).await.expect("second pool");
     sweepers_race(vec![db.storage.clone(), second], 200).await;
 }
+
+#[tokio::test]
+async fn the_override_does_not_undo_an_admins_reassignment() {
+    let crm = FakeCrm::start().await;
+    crm.reply_default(CrmReply::Json(json!({"tier": "premium"})));
+    let mut bot = TestBot::start_with(&[
+        ("ROUTING_WEBHOOK_URL", crm.url()),
+        ("PREMIUM_OVERRIDE_AFTER", "4s"),
+        ("SWEEP_INTERVAL", "100ms"),
+        ("ADMIN_IDS", "1"),
+    ])
+    .await;
+    add_agent(&bot.db.storage, 1001, "Bill", &["billing:2"], 5).await;
+    add_agent(&bot.db.storage, 1003, "Carol", &["technical:3"], 5).await;
+    let opened = std::time::Instant::now();
+    let (ticket, thread) = bot.open_ticket(&SimUser::customer(720, "Uli"), "technical", "app crashes").await;
+    let first = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("t").assignee_id;
+    assert_eq!(first, Some(1003), "the technical agent first");
+
+    // One second in, an admin gives it to the billing agent on purpose.
+    tokio::time::sleep(Duration::from_secs(1).saturating_sub(opened.elapsed())).await;
+    bot.sim.group_text(&SimUser::operator(1, "Root"), Some(thread), "/reassign 1001");
+    wait_for_assignee(&bot, ticket, 1001).await;
+    let reassigned = std::time::Instant::now();
+
+    // Past the deadline set at opening (4 s), the admin's choice stands.
+    tokio::time::sleep(Duration::from_secs(5).saturating_sub(opened.elapsed())).await;
+    let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("t");
+    assert_eq!(stored.assignee_id, Some(1001), "not undone at the opening deadline");
+    assert!(bot.db.storage.escalations().await.expect("q").is_empty());
+
+    // Four seconds after the reassignment without a reply, it does fire, and
+    // says so.
+    wait_for_assignee(&bot, ticket, 1003).await;
+    assert!(reassigned.elapsed() >= Duration::from_millis(3900), "{:?}", reassigned.elapsed());
+    bot.sim
+        .wait_for(
+            |s| {
+                s.pinned(SUPPORT_GROUP_ID, Some(thread)).is_some()
+                    && pinned_note(&bot, thread).contains("premium override")
+            },
+            Duration::from_secs(5),
+        )
+        .await;
+    let note = pinned_note(&bot, thread);
+    assert!(note.contains("of its last assignment"), "{note}");
+    bot.stop().await.expect("clean stop");
+}

@@ -344,6 +344,7 @@ async fn assignments_are_atomic_respect_capacity_and_feed_the_queue() {
             reason: "because",
             now_ms: 500,
             by_update: None,
+            restart_override_at: None,
         };
         assert!(s.assign_ticket(high.id, None, &to(1001)).await.expect("q"), "{backend}");
         assert!(!s.assign_ticket(high.id, None, &to(1002)).await.expect("q"), "{backend}: already claimed");
