@@ -151,6 +151,21 @@ async fn into_open_ticket(
     Ok(())
 }
 
+/// A message during the intake when the customer has an open ticket after
+/// all: the intake ends there ([`into_open_ticket`]). `true` if it did.
+async fn ended_in_open_ticket(
+    desk: &TicketDesk,
+    dialogue: &IntakeDialogue,
+    msg: &Message,
+    kept: &Kept,
+) -> Result<bool, HandlerError> {
+    let Some(customer) = msg.from.as_ref() else { return Ok(false) };
+    let Some(open) = open_ticket_of(desk, customer).await? else { return Ok(false) };
+    let lang = lang_of(Some(customer));
+    into_open_ticket(desk, dialogue, lang, open, kept, msg.id.0, Some(msg)).await?;
+    Ok(true)
+}
+
 /// The customer's open ticket, if they have one.
 async fn open_ticket_of(desk: &TicketDesk, customer: &User) -> Result<Option<Ticket>, HandlerError> {
     Ok(desk.storage().open_ticket_of_customer(customer.id.0 as i64).await?)
@@ -164,11 +179,10 @@ async fn choosing_message(
     msg: Message,
     mut kept: Kept,
 ) -> Result<(), HandlerError> {
-    let lang = lang_of(msg.from.as_ref());
-    let Some(customer) = msg.from.as_ref() else { return Ok(()) };
-    if let Some(open) = open_ticket_of(&desk, customer).await? {
-        return into_open_ticket(&desk, &dialogue, lang, open, &kept, msg.id.0, Some(&msg)).await;
+    if ended_in_open_ticket(&desk, &dialogue, &msg, &kept).await? {
+        return Ok(());
     }
+    let lang = lang_of(msg.from.as_ref());
     let (words, has_media) = words_of(&msg);
     kept.keep(msg.id.0, words, has_media);
     let hint = !kept.hinted || msg.media_group_id().is_none();
@@ -281,11 +295,11 @@ async fn receive_description(
     msg: Message,
     (category, mut kept): (String, Kept),
 ) -> Result<(), HandlerError> {
+    if ended_in_open_ticket(&desk, &dialogue, &msg, &kept).await? {
+        return Ok(());
+    }
     let lang = lang_of(msg.from.as_ref());
     let Some(customer) = msg.from.as_ref() else { return Ok(()) };
-    if let Some(open) = open_ticket_of(&desk, customer).await? {
-        return into_open_ticket(&desk, &dialogue, lang, open, &kept, msg.id.0, Some(&msg)).await;
-    }
     let (words, has_media) = words_of(&msg);
     let Some(text) = words.map(str::trim).filter(|t| !t.is_empty()) else {
         // A photo without a caption, a sticker, …: it belongs to the ticket;

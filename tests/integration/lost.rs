@@ -341,6 +341,30 @@ async fn refuse_outbox_writes(db: &TestDb, on: bool) {
     conn.close().await.expect("close");
 }
 
+/// Runs `act` while the database refuses the update's effects, kills the
+/// bot before it could store them (a crash between a handler's writes and
+/// its inbox mark), and starts it again with the database healthy.
+async fn crash_before_the_mark(bot: &mut TestBot, act: impl FnOnce(&BotApiSim)) {
+    refuse_outbox_writes(&bot.db, true).await;
+    act(&bot.sim);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    bot.crash().await;
+    refuse_outbox_writes(&bot.db, false).await;
+    bot.start_again().await;
+}
+
+/// Waits until the topic's pinned note is no longer `old`, and returns it.
+async fn new_pinned_note(bot: &TestBot, thread: i32, old: i32) -> String {
+    bot.sim
+        .wait_for(
+            |s| s.pinned(SUPPORT_GROUP_ID, Some(thread)).is_some_and(|p| p != old),
+            Duration::from_secs(10),
+        )
+        .await;
+    let pinned = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned");
+    bot.sim.message(SUPPORT_GROUP_ID, pinned).and_then(|m| m.html).expect("note")
+}
+
 #[tokio::test]
 async fn a_database_outage_holds_the_conversation_and_every_message_follows_without_a_restart() {
     let mut bot = TestBot::start().await;
@@ -373,12 +397,9 @@ async fn a_crash_before_the_inbox_mark_replays_the_category_pick_against_the_sta
     bot.sim.private_command(&quinn, "/start");
     let menu = bot.wait_for_customer_message(&quinn, 0, |m| !m.callback_data().is_empty()).await;
     // The pick is handled, but its effects cannot be stored; the bot dies.
-    refuse_outbox_writes(&bot.db, true).await;
-    let query = bot.sim.press_button(&quinn, menu.message_id, "1/cat/billing");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    bot.crash().await;
-    refuse_outbox_writes(&bot.db, false).await;
-    bot.start_again().await;
+    let mut query = String::new();
+    crash_before_the_mark(&mut bot, |sim| query = sim.press_button(&quinn, menu.message_id, "1/cat/billing"))
+        .await;
     let before = bot.sim.messages_in(quinn.id, None).len();
     let ask =
         bot.wait_for_customer_message(&quinn, 1, |m| m.body().is_some_and(|b| b.contains("describe"))).await;
@@ -402,12 +423,10 @@ async fn a_crash_before_the_inbox_mark_replays_a_close_to_its_end() {
     let rui = customer(5013, "Rui");
     bot.register_agent(&agent()).await;
     let (_, thread) = bot.open_ticket(&rui, "billing", "card declined").await;
-    refuse_outbox_writes(&bot.db, true).await;
-    bot.sim.group_text(&agent(), Some(thread), "/close");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    bot.crash().await;
-    refuse_outbox_writes(&bot.db, false).await;
-    bot.start_again().await;
+    crash_before_the_mark(&mut bot, |sim| {
+        sim.group_text(&agent(), Some(thread), "/close");
+    })
+    .await;
     bot.wait_for_customer_message(&rui, 0, |m| m.body().is_some_and(|b| b.contains("is closed"))).await;
     bot.sim
         .wait_for(|s| s.topics().iter().any(|t| t.thread_id == thread && t.closed), Duration::from_secs(10))
@@ -460,12 +479,10 @@ async fn a_crash_before_the_inbox_mark_does_not_make_a_roster_change_twice() {
     let root = SimUser::operator(1001, "Root");
     bot.sim.group_text(&root, None, "/agent_add 2001 3");
     bot.sim.wait_for_message(SUPPORT_GROUP_ID, None, |m| m.body().is_some_and(|b| b.contains("2001"))).await;
-    refuse_outbox_writes(&bot.db, true).await;
-    bot.sim.group_text(&root, None, "/agent_remove 2001");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    bot.crash().await;
-    refuse_outbox_writes(&bot.db, false).await;
-    bot.start_again().await;
+    crash_before_the_mark(&mut bot, |sim| {
+        sim.group_text(&root, None, "/agent_remove 2001");
+    })
+    .await;
     bot.sim
         .wait_for_message(SUPPORT_GROUP_ID, None, |m| m.body().is_some_and(|b| b.contains("carried out")))
         .await;
@@ -496,20 +513,11 @@ async fn a_crash_before_the_inbox_mark_still_posts_the_note_of_a_take() {
     let (_, thread) = bot.open_ticket(&tom, "billing", "card declined").await;
     let first_note = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned note");
 
-    refuse_outbox_writes(&bot.db, true).await;
-    bot.sim.group_text(&alice, Some(thread), "/take");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    bot.crash().await;
-    refuse_outbox_writes(&bot.db, false).await;
-    bot.start_again().await;
-    bot.sim
-        .wait_for(
-            |s| s.pinned(SUPPORT_GROUP_ID, Some(thread)).is_some_and(|p| p != first_note),
-            Duration::from_secs(10),
-        )
-        .await;
-    let pinned = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned");
-    let note = bot.sim.message(SUPPORT_GROUP_ID, pinned).and_then(|m| m.html).expect("note");
+    crash_before_the_mark(&mut bot, |sim| {
+        sim.group_text(&alice, Some(thread), "/take");
+    })
+    .await;
+    let note = new_pinned_note(&bot, thread, first_note).await;
     assert!(note.contains("tg://user?id=2001"), "the new note names the agent: {note}");
     let already = bot
         .sim
@@ -545,20 +553,11 @@ async fn a_crash_before_the_inbox_mark_still_posts_the_notes_of_tickets_an_avail
     let tom = customer(5016, "Tom");
     let (_, thread) = bot.open_ticket(&tom, "billing", "card declined").await;
     let first_note = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned note");
-    refuse_outbox_writes(&bot.db, true).await;
-    bot.sim.group_text(&agent(), None, "/available");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    bot.crash().await;
-    refuse_outbox_writes(&bot.db, false).await;
-    bot.start_again().await;
-    bot.sim
-        .wait_for(
-            |s| s.pinned(SUPPORT_GROUP_ID, Some(thread)).is_some_and(|p| p != first_note),
-            Duration::from_secs(10),
-        )
-        .await;
-    let pinned = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned");
-    let note = bot.sim.message(SUPPORT_GROUP_ID, pinned).and_then(|m| m.html).expect("note");
+    crash_before_the_mark(&mut bot, |sim| {
+        sim.group_text(&agent(), None, "/available");
+    })
+    .await;
+    let note = new_pinned_note(&bot, thread, first_note).await;
     assert!(note.contains("tg://user?id=2001"), "{note}");
     bot.stop().await.expect("clean stop");
 }
@@ -574,20 +573,11 @@ async fn a_crash_before_the_inbox_mark_of_a_close_still_posts_the_note_of_the_ne
     let waiting = bot.db.storage.open_ticket_of_customer(bea.id).await.expect("q").expect("t");
     assert_eq!(waiting.assignee_id, None, "capacity 1: the second waits");
     let waiting_note = bot.sim.pinned(SUPPORT_GROUP_ID, Some(second)).expect("pinned");
-    refuse_outbox_writes(&bot.db, true).await;
-    bot.sim.group_text(&agent(), Some(first), "/close");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    bot.crash().await;
-    refuse_outbox_writes(&bot.db, false).await;
-    bot.start_again().await;
-    bot.sim
-        .wait_for(
-            |s| s.pinned(SUPPORT_GROUP_ID, Some(second)).is_some_and(|p| p != waiting_note),
-            Duration::from_secs(10),
-        )
-        .await;
-    let pinned = bot.sim.pinned(SUPPORT_GROUP_ID, Some(second)).expect("pinned");
-    let note = bot.sim.message(SUPPORT_GROUP_ID, pinned).and_then(|m| m.html).expect("note");
+    crash_before_the_mark(&mut bot, |sim| {
+        sim.group_text(&agent(), Some(first), "/close");
+    })
+    .await;
+    let note = new_pinned_note(&bot, second, waiting_note).await;
     assert!(note.contains("tg://user?id=2001"), "{note}");
     bot.stop().await.expect("clean stop");
 }
