@@ -362,7 +362,7 @@ impl Storage {
         );
         let rows: Vec<TicketRow> =
             with_pool!(self, |pool| sqlx::query_as(sql).bind(update_id).fetch_all(pool).await)?;
-        rows.into_iter().map(Ticket::try_from).collect()
+        to_tickets(rows)
     }
 
     /// `by_update` as for [`Storage::close_ticket`].

@@ -121,21 +121,32 @@ async fn messages_wait_while_the_bot_is_removed_from_the_group_and_follow_when_a
     bot.stop().await.expect("clean stop");
 }
 
+/// `who` has a ticket that `agent` closed, then writes "one more question":
+/// a new intake offers the categories. Returns the ticket, its thread, how
+/// many messages the customer's chat had before the question, the question's
+/// id and the category menu.
+async fn closed_then_new_intake(
+    bot: &TestBot,
+    who: &SimUser,
+    agent: &SimUser,
+) -> (i64, i32, usize, i32, SimMessage) {
+    bot.register_agent(agent).await;
+    let (ticket, thread) = bot.open_ticket(who, "billing", "refund please").await;
+    bot.sim.group_text(agent, Some(thread), "/close");
+    bot.wait_for_customer_message(who, 0, |m| m.body().is_some_and(|b| b.contains("is closed"))).await;
+    let before = bot.sim.messages_in(who.id, None).len();
+    let question = bot.sim.private_text(who, "one more question");
+    let menu = bot.wait_for_customer_message(who, before, |m| !m.callback_data().is_empty()).await;
+    (ticket, thread, before, question, menu)
+}
+
 #[tokio::test]
 async fn a_reopen_ends_the_new_intake_and_the_next_message_reaches_the_topic() {
     let mut bot = TestBot::start().await;
     let sim = &bot.sim;
     let ida = customer(5004, "Ida");
     let alice = agent();
-    bot.register_agent(&alice).await;
-    let (ticket, thread) = bot.open_ticket(&ida, "billing", "refund please").await;
-    sim.group_text(&alice, Some(thread), "/close");
-    bot.wait_for_customer_message(&ida, 0, |m| m.body().is_some_and(|b| b.contains("is closed"))).await;
-
-    // The customer writes again: a new intake starts and keeps the words.
-    let before = sim.messages_in(ida.id, None).len();
-    let question = sim.private_text(&ida, "one more question");
-    bot.wait_for_customer_message(&ida, before, |m| !m.callback_data().is_empty()).await;
+    let (ticket, thread, before, question, _) = closed_then_new_intake(&bot, &ida, &alice).await;
 
     // An agent reopens the old ticket meanwhile.
     sim.group_text(&alice, Some(thread), "/reopen");
@@ -588,13 +599,7 @@ async fn a_reopen_during_a_slow_category_pick_relays_each_message_once() {
     let sim = &bot.sim;
     let ida = customer(5019, "Ida");
     let alice = agent();
-    bot.register_agent(&alice).await;
-    let (ticket, thread) = bot.open_ticket(&ida, "billing", "refund please").await;
-    sim.group_text(&alice, Some(thread), "/close");
-    bot.wait_for_customer_message(&ida, 0, |m| m.body().is_some_and(|b| b.contains("is closed"))).await;
-    let before = sim.messages_in(ida.id, None).len();
-    let question = sim.private_text(&ida, "one more question");
-    let menu = bot.wait_for_customer_message(&ida, before, |m| !m.callback_data().is_empty()).await;
+    let (ticket, thread, before, question, menu) = closed_then_new_intake(&bot, &ida, &alice).await;
     // The pick's handler is slow (its answerCallbackQuery hangs); the reopen
     // runs in the topic's lane meanwhile.
     sim.fail_next(crate::support::sim::FaultRule::new(
