@@ -38,7 +38,40 @@ pub fn branch() -> UpdateHandler<HandlerError> {
                 .endpoint(unknown_command),
         )
         .branch(dptree::filter(|msg: Message| topic_thread(&msg).is_some()).endpoint(agent_message));
-    dptree::entry().branch(messages).branch(edits)
+    // A topic closed or reopened from Telegram's own menu (by a person, not
+    // by the bot itself) closes or reopens its ticket.
+    let topic_changes = Update::filter_message()
+        .filter(|msg: Message, me: Me| {
+            msg.from.as_ref().is_some_and(|f| f.id != me.user.id)
+                && (msg.forum_topic_closed().is_some() || msg.forum_topic_reopened().is_some())
+        })
+        .endpoint(topic_changed_by_hand);
+    dptree::entry().branch(messages).branch(edits).branch(topic_changes)
+}
+
+/// Someone closed or reopened a ticket's topic in Telegram: the same as
+/// `/close` or `/reopen` by them (the customer is told, the agent's load is
+/// freed), so the ticket never stays open in a closed topic.
+async fn topic_changed_by_hand(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    let Some(thread) = topic_thread(&msg) else { return Ok(()) };
+    let Some(by) = msg.from.as_ref() else { return Ok(()) };
+    let Some(ticket) = desk.storage().ticket_by_thread(thread).await? else { return Ok(()) };
+    let closing = msg.forum_topic_closed().is_some();
+    tracing::info!(
+        ticket_id = ticket.id.0,
+        user_id = by.id.0,
+        closing,
+        "ticket topic changed in Telegram by hand"
+    );
+    if closing {
+        desk.close(&ticket, by).await?;
+        return Ok(());
+    }
+    if let ReopenOutcome::CustomerHasOpenTicket(other) = desk.reopen(&ticket, by).await? {
+        let text = desk.i18n().t_args(GROUP_LANG, "ticket-reopen-conflict", &[("other", other.0.into())]);
+        desk.tell_topic(Some(thread), None, text).await?;
+    }
+    Ok(())
 }
 
 /// Ignores the bot's own messages, other bots and service messages (topic

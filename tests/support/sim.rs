@@ -845,6 +845,35 @@ impl BotApiSim {
         })
     }
 
+    /// The topic is closed without any update reaching the bot (e.g. while
+    /// it was stopped long enough for the update to expire).
+    pub fn close_topic_quietly(&self, thread_id: i32) {
+        if let Some(topic) = self.st().topics.get_mut(&(SUPPORT_GROUP_ID, thread_id)) {
+            topic.closed = true;
+        }
+    }
+
+    /// A group admin reopens a closed topic of the support group from
+    /// Telegram's menu: a `forum_topic_reopened` service message arrives.
+    pub fn reopen_topic_externally(&self, thread_id: i32) {
+        let admin = SimUser::customer(777_000_001, "Group Admin");
+        self.with_update(|st| {
+            let topic = st.topics.get_mut(&(SUPPORT_GROUP_ID, thread_id)).unwrap_or_else(|| {
+                panic!("reopen_topic_externally: no topic {thread_id} in the support group")
+            });
+            topic.closed = false;
+            st.ensure_user(&admin);
+            let msg = st.new_message(SUPPORT_GROUP_ID, Sender::User(admin.id), Some(thread_id), true);
+            let msg = SimMessage {
+                kind: SimKind::Service("forum_topic_reopened".into()),
+                media: Some(json!({})),
+                ..msg
+            };
+            let rendered = st.store_and_render(msg);
+            (Some(json!({"message": rendered})), ())
+        })
+    }
+
     /// Deletes a topic of the support group (as an administrator would; no
     /// update is delivered, its messages vanish).
     pub fn delete_topic_externally(&self, thread_id: i32) {
