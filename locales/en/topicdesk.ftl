@@ -187,6 +187,7 @@ reason-override-since-assignment = premium override: no agent response within { 
 }), regardless of skill
 reason-override-released = { $previous } was released from it
 reason-reopened-previous-unavailable = reopened while { $previous } cannot take it (no longer an agent, not available, or at capacity): routed again
+reason-agent-offline = { $previous } went offline before answering: routed again
 cmd-stats = Response times, escalations and load
 stats-title = Last { $days } days: { $opened } tickets opened, { $closed } closed, { $overrides } premium overrides.
 stats-frt-line = First response, { $tier }: p50 { $p50 } · p90 { $p90 } ({ $count } answered)

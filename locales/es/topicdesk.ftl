@@ -186,6 +186,7 @@ reason-override-since-assignment = escalado premium: ningún agente respondió e
 }), sin importar la habilidad
 reason-override-released = se liberó a { $previous }
 reason-reopened-previous-unavailable = reabierto mientras { $previous } no puede atenderlo (ya no es agente, no está disponible o está al máximo): enrutado de nuevo
+reason-agent-offline = { $previous } se desconectó antes de responder: enrutado de nuevo
 cmd-stats = Tiempos de respuesta, escalados y carga
 stats-title = Últimos { $days } días: { $opened } tickets abiertos, { $closed } cerrados, { $overrides } escalados premium.
 stats-frt-line = Primera respuesta, { $tier }: p50 { $p50 } · p90 { $p90 } ({ $count } respondidos)

@@ -198,6 +198,7 @@ reason-override-since-assignment = премиум-эскалация: за { $af
 }), независимо от навыков
 reason-override-released = { $previous } освобождён(а) от обращения
 reason-reopened-previous-unavailable = обращение открыто снова, а { $previous } не может его взять (больше не агент, недоступен или загружен полностью): маршрутизировано заново
+reason-agent-offline = { $previous } ушёл офлайн, не ответив: маршрутизировано заново
 cmd-stats = Время ответа, эскалации и нагрузка
 stats-title = За последние { $days } дней: открыто { $opened }, закрыто { $closed }, премиум-эскалаций { $overrides }.
 stats-frt-line = Первый ответ, { $tier }: p50 { $p50 } · p90 { $p90 } (отвечено { $count })

@@ -376,8 +376,13 @@ async fn set_status(desk: TicketDesk, msg: Message, status: AgentStatus) -> Resu
         &[("name", user.full_name().into())],
     );
     reply(&desk, &msg, text).await?;
-    if status == AgentStatus::Available {
-        drain(&desk).await;
+    match status {
+        AgentStatus::Available => drain(&desk).await,
+        // Unanswered customers do not wait for an agent who has left.
+        AgentStatus::Offline => {
+            desk.give_back_unanswered(id, &name).await?;
+        }
+        AgentStatus::Away => {}
     }
     Ok(())
 }

@@ -480,6 +480,23 @@ impl Storage {
         Ok(())
     }
 
+    /// Puts `context` before a ticket's routing reason ("Alice went
+    /// offline…; least-loaded available agent: Bob").
+    pub async fn prefix_routing_reason(&self, id: TicketId, context: &str) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE tickets SET routing_reason = CASE WHEN routing_reason IS NULL THEN $2 \
+                 ELSE $2 || '; ' || routing_reason END WHERE id = $1",
+            )
+            .bind(id.0)
+            .bind(context)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
     /// Records why a ticket waits in the queue.
     pub async fn set_ticket_queued(&self, id: TicketId, rule: &str, reason: &str) -> StorageResult<()> {
         with_pool!(self, |pool| {
@@ -541,6 +558,19 @@ impl Storage {
         .await
         })?;
         Ok(claimed)
+    }
+
+    /// Open tickets assigned to `agent_id` that no agent has answered yet,
+    /// oldest first.
+    pub async fn unanswered_tickets_of(&self, agent_id: i64) -> StorageResult<Vec<Ticket>> {
+        let sql = concat!(
+            "SELECT ",
+            ticket_columns!(),
+            " FROM tickets WHERE status = 'open' AND assignee_id = $1 AND first_response_at IS NULL ORDER BY id"
+        );
+        let rows: Vec<TicketRow> =
+            with_pool!(self, |pool| sqlx::query_as(sql).bind(agent_id).fetch_all(pool).await)?;
+        to_tickets(rows)
     }
 
     /// Waiting tickets: open and unassigned, highest priority first, then oldest.

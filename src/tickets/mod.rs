@@ -177,6 +177,11 @@ impl TicketDesk {
     /// assignments were not) posts the notes of what it assigned the first
     /// time too.
     pub async fn drain_queue(&self) -> Result<usize, DeskError> {
+        Ok(self.drain_and_publish().await?.len())
+    }
+
+    /// [`TicketDesk::drain_queue`], returning the tickets whose notes it queued.
+    async fn drain_and_publish(&self) -> Result<Vec<crate::domain::TicketId>, DeskError> {
         let update = crate::delivery::current_update();
         let assigned = self.routing.drain_queue(update).await?;
         let mut tickets: Vec<Ticket> = assigned.into_iter().map(|routed| routed.ticket).collect();
@@ -191,11 +196,42 @@ impl TicketDesk {
             }
         }
         tickets.sort_by_key(|t| t.id);
-        let count = tickets.len();
+        let ids = tickets.iter().map(|t| t.id).collect();
         for ticket in tickets {
             self.publish_assignment(ticket).await?;
         }
-        Ok(count)
+        Ok(ids)
+    }
+
+    /// An agent went offline: the tickets they have not answered yet go back
+    /// to the queue and on to whoever can take them now, each with a fresh
+    /// note saying why (answered conversations stay with the agent).
+    pub async fn give_back_unanswered(&self, agent_id: i64, agent_name: &str) -> Result<usize, DeskError> {
+        let tickets = self.storage.unanswered_tickets_of(agent_id).await?;
+        if tickets.is_empty() {
+            return Ok(0);
+        }
+        let reason = self.i18n.t_args(GROUP_LANG, "reason-agent-offline", &[("previous", agent_name.into())]);
+        for ticket in &tickets {
+            self.storage.requeue_ticket(ticket.id, crate::routing::Rule::Queued.as_str(), &reason).await?;
+        }
+        let assigned = self.drain_and_publish().await?;
+        for ticket in &tickets {
+            if assigned.contains(&ticket.id) {
+                // Its new note (queued above, sent after this handler's
+                // commit) says why it moved as well as who has it now.
+                self.storage.prefix_routing_reason(ticket.id, &reason).await?;
+            } else {
+                // Nobody can take it now: it waits, and its note says so.
+                self.republish(ticket.id).await?;
+            }
+        }
+        tracing::info!(
+            agent_id,
+            count = tickets.len(),
+            "unanswered tickets given back by an agent going offline"
+        );
+        Ok(tickets.len())
     }
 
     /// Queues a customer's message for the ticket's topic.

@@ -526,3 +526,45 @@ async fn a_post_as_a_channel_in_a_ticket_topic_gets_the_hint_not_silence() {
     assert!(bot.sim.calls_to("copyMessage").iter().all(|c| c.params["message_id"] != 9999));
     bot.stop().await.expect("clean stop");
 }
+
+#[tokio::test]
+async fn an_agent_going_offline_gives_back_what_they_have_not_answered() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let root = admin();
+    for line in
+        ["/agent_add 2001 3", "/skill_add 2001 billing:1", "/agent_add 2002 3", "/skill_add 2002 billing:1"]
+    {
+        assert!(command(&bot, &root, line).await.starts_with('✅'), "{line}");
+    }
+    let alice = SimUser::operator(2001, "Alice");
+    let bob = SimUser::operator(2002, "Bob");
+    assert!(command(&bot, &bob, "/away").await.contains("away"));
+    let ana = SimUser::customer(984, "Ana");
+    let ben = SimUser::customer(985, "Ben");
+    let (answered, answered_thread) = bot.open_ticket(&ana, "billing", "refund").await;
+    let (waiting, waiting_thread) = bot.open_ticket(&ben, "billing", "invoice").await;
+    for t in [answered, waiting] {
+        let stored = bot.db.storage.ticket(TicketId(t)).await.expect("q").expect("t");
+        assert_eq!(stored.assignee_id, Some(2001));
+    }
+    let reply = bot.sim.group_text(&alice, Some(answered_thread), "Looking into it");
+    bot.sim.wait_for_message(ana.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, reply))).await;
+    assert!(command(&bot, &bob, "/available").await.contains("Bob"));
+    let old_note = bot.sim.pinned(SUPPORT_GROUP_ID, Some(waiting_thread)).expect("pinned");
+
+    command(&bot, &alice, "/offline").await;
+    bot.sim
+        .wait_for(
+            |s| s.pinned(SUPPORT_GROUP_ID, Some(waiting_thread)).is_some_and(|p| p != old_note),
+            Duration::from_secs(5),
+        )
+        .await;
+    let note = note_html(&bot, waiting_thread);
+    assert!(note.contains("tg://user?id=2002") && note.contains("went offline"), "{note}");
+    let stored = bot.db.storage.ticket(TicketId(waiting)).await.expect("q").expect("t");
+    assert_eq!(stored.assignee_id, Some(2002), "the unanswered ticket moved on");
+    assert!(stored.routing_reason.unwrap_or_default().contains("went offline"));
+    let stored = bot.db.storage.ticket(TicketId(answered)).await.expect("q").expect("t");
+    assert_eq!(stored.assignee_id, Some(2001), "the answered conversation stays with its agent");
+    bot.stop().await.expect("clean stop");
+}
