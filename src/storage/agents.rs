@@ -143,19 +143,6 @@ impl Storage {
         Ok(if existing.is_some() { AgentUpsert::Updated } else { AgentUpsert::Added })
     }
 
-    /// Updates the name shown for an agent (learned from their messages).
-    pub async fn rename_agent(&self, user_id: i64, display_name: &str) -> StorageResult<()> {
-        with_pool!(self, |pool| {
-            sqlx::query("UPDATE agents SET display_name = $2 WHERE user_id = $1 AND display_name <> $2")
-                .bind(user_id)
-                .bind(display_name)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(())
-    }
-
     /// Removes an agent and their skills; their open tickets go back to the
     /// queue. Returns the ids of those tickets, or `None` if no such agent.
     pub async fn remove_agent(

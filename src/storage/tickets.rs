@@ -165,6 +165,15 @@ fn to_tickets(rows: Vec<TicketRow>) -> StorageResult<Vec<Ticket>> {
 }
 
 impl Storage {
+    /// The tickets a `SELECT <ticket columns> …` with one bound value finds.
+    async fn tickets_where(&self, sql: &'static str, value: i64) -> StorageResult<Vec<Ticket>> {
+        let rows: Vec<TicketRow> =
+            with_pool!(self, |pool| sqlx::query_as(sql).bind(value).fetch_all(pool).await)?;
+        to_tickets(rows)
+    }
+}
+
+impl Storage {
     /// Creates an open ticket. Fails with a unique-violation if the customer
     /// already has an open ticket (callers check first; the index is the guard).
     pub async fn create_ticket(&self, new: &NewTicket) -> StorageResult<Ticket> {
@@ -230,9 +239,7 @@ impl Storage {
             " FROM tickets WHERE status = 'open' \
              AND (thread_id IS NULL OR note_message_id IS NULL) ORDER BY id LIMIT $1"
         );
-        let rows: Vec<TicketRow> =
-            with_pool!(self, |pool| sqlx::query_as(sql).bind(limit).fetch_all(pool).await)?;
-        to_tickets(rows)
+        self.tickets_where(sql, limit).await
     }
 
     /// Records the forum topic created for the ticket.
@@ -360,9 +367,7 @@ impl Storage {
             ticket_columns!(),
             " FROM tickets WHERE state_update_id = $1 AND status = 'open' AND assignee_id IS NOT NULL ORDER BY id"
         );
-        let rows: Vec<TicketRow> =
-            with_pool!(self, |pool| sqlx::query_as(sql).bind(update_id).fetch_all(pool).await)?;
-        to_tickets(rows)
+        self.tickets_where(sql, update_id).await
     }
 
     /// `by_update` as for [`Storage::close_ticket`].
@@ -568,9 +573,7 @@ impl Storage {
             ticket_columns!(),
             " FROM tickets WHERE status = 'open' AND assignee_id = $1 AND first_response_at IS NULL ORDER BY id"
         );
-        let rows: Vec<TicketRow> =
-            with_pool!(self, |pool| sqlx::query_as(sql).bind(agent_id).fetch_all(pool).await)?;
-        to_tickets(rows)
+        self.tickets_where(sql, agent_id).await
     }
 
     /// Waiting tickets: open and unassigned, highest priority first, then oldest.
@@ -580,9 +583,7 @@ impl Storage {
             ticket_columns!(),
             " FROM tickets WHERE status = 'open' AND assignee_id IS NULL ORDER BY priority DESC, created_at, id LIMIT $1"
         );
-        let rows: Vec<TicketRow> =
-            with_pool!(self, |pool| sqlx::query_as(sql).bind(limit).fetch_all(pool).await)?;
-        to_tickets(rows)
+        self.tickets_where(sql, limit).await
     }
 }
 

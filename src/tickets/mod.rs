@@ -212,26 +212,35 @@ impl TicketDesk {
             return Ok(0);
         }
         let reason = self.i18n.t_args(GROUP_LANG, "reason-agent-offline", &[("previous", agent_name.into())]);
-        for ticket in &tickets {
-            self.storage.requeue_ticket(ticket.id, crate::routing::Rule::Queued.as_str(), &reason).await?;
-        }
-        let assigned = self.drain_and_publish().await?;
-        for ticket in &tickets {
-            if assigned.contains(&ticket.id) {
-                // Its new note (queued above, sent after this handler's
-                // commit) says why it moved as well as who has it now.
-                self.storage.prefix_routing_reason(ticket.id, &reason).await?;
-            } else {
-                // Nobody can take it now: it waits, and its note says so.
-                self.republish(ticket.id).await?;
-            }
-        }
+        let ids: Vec<_> = tickets.iter().map(|t| t.id).collect();
+        self.route_again(&ids, &reason).await?;
         tracing::info!(
             agent_id,
             count = tickets.len(),
             "unanswered tickets given back by an agent going offline"
         );
         Ok(tickets.len())
+    }
+
+    /// Takes `tickets` from their agent, back to the queue and on to whoever
+    /// can take them now, each with a fresh note: who has it and why
+    /// (`reason` first), or that it waits.
+    async fn route_again(&self, tickets: &[crate::domain::TicketId], reason: &str) -> Result<(), DeskError> {
+        for id in tickets {
+            self.storage.requeue_ticket(*id, crate::routing::Rule::Queued.as_str(), reason).await?;
+        }
+        let assigned = self.drain_and_publish().await?;
+        for id in tickets {
+            if assigned.contains(id) {
+                // Its new note (queued above, sent after this handler's
+                // commit) says why it moved as well as who has it now.
+                self.storage.prefix_routing_reason(*id, reason).await?;
+            } else {
+                // Nobody can take it now: it waits, and its note says so.
+                self.republish(*id).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Queues a customer's message for the ticket's topic.
@@ -389,22 +398,12 @@ impl TicketDesk {
             "reason-reopened-previous-unavailable",
             &[("previous", name.into())],
         );
-        self.storage.requeue_ticket(id, crate::routing::Rule::Queued.as_str(), &reason).await?;
         tracing::info!(
             ticket_id = id.0,
             previous_agent = previous,
             "reopened ticket's agent cannot take it; routed again"
         );
-        let assigned = self.routing.drain_queue(crate::delivery::current_update()).await?;
-        let mut republished = false;
-        for routed in assigned {
-            republished |= routed.ticket.id == id;
-            self.publish_assignment(routed.ticket).await?;
-        }
-        if !republished {
-            self.republish(id).await?;
-        }
-        Ok(())
+        self.route_again(&[id], &reason).await
     }
 
     /// Ends an intake the customer started after this ticket was closed:

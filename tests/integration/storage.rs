@@ -267,7 +267,8 @@ async fn agents_skills_and_the_roster() {
         assert!(
             !s.remove_agent_skill(1001, &SkillName::parse("general").expect("s"), None).await.expect("q")
         );
-        s.rename_agent(1002, "Bob B.").await.expect("rename");
+        // The name an agent goes by comes with their status commands.
+        assert!(s.set_agent_status(1002, AgentStatus::Available, 15, Some("Bob B."), None).await.expect("q"));
 
         let roster = s.roster().await.expect("roster");
         assert_eq!(roster.len(), 2, "{backend}");

@@ -827,19 +827,23 @@ impl BotApiSim {
     /// delivers the `forum_topic_closed` service message as an update (as
     /// Telegram does for bots that read all group messages).
     pub fn close_topic_externally(&self, thread_id: i32) {
+        self.change_topic_externally(thread_id, true);
+    }
+
+    /// A group admin closes (`true`) or reopens a topic from Telegram's
+    /// menu: the matching service message arrives as an update.
+    fn change_topic_externally(&self, thread_id: i32, close: bool) {
         let admin = SimUser::customer(777_000_001, "Group Admin");
+        let service = if close { "forum_topic_closed" } else { "forum_topic_reopened" };
         self.with_update(|st| {
-            let topic = st.topics.get_mut(&(SUPPORT_GROUP_ID, thread_id)).unwrap_or_else(|| {
-                panic!("close_topic_externally: no topic {thread_id} in the support group")
-            });
-            topic.closed = true;
+            let topic = st
+                .topics
+                .get_mut(&(SUPPORT_GROUP_ID, thread_id))
+                .unwrap_or_else(|| panic!("{service} by hand: no topic {thread_id} in the support group"));
+            topic.closed = close;
             st.ensure_user(&admin);
             let msg = st.new_message(SUPPORT_GROUP_ID, Sender::User(admin.id), Some(thread_id), true);
-            let msg = SimMessage {
-                kind: SimKind::Service("forum_topic_closed".into()),
-                media: Some(json!({})),
-                ..msg
-            };
+            let msg = SimMessage { kind: SimKind::Service(service.into()), media: Some(json!({})), ..msg };
             let rendered = st.store_and_render(msg);
             (Some(json!({"message": rendered})), ())
         })
@@ -856,22 +860,7 @@ impl BotApiSim {
     /// A group admin reopens a closed topic of the support group from
     /// Telegram's menu: a `forum_topic_reopened` service message arrives.
     pub fn reopen_topic_externally(&self, thread_id: i32) {
-        let admin = SimUser::customer(777_000_001, "Group Admin");
-        self.with_update(|st| {
-            let topic = st.topics.get_mut(&(SUPPORT_GROUP_ID, thread_id)).unwrap_or_else(|| {
-                panic!("reopen_topic_externally: no topic {thread_id} in the support group")
-            });
-            topic.closed = false;
-            st.ensure_user(&admin);
-            let msg = st.new_message(SUPPORT_GROUP_ID, Sender::User(admin.id), Some(thread_id), true);
-            let msg = SimMessage {
-                kind: SimKind::Service("forum_topic_reopened".into()),
-                media: Some(json!({})),
-                ..msg
-            };
-            let rendered = st.store_and_render(msg);
-            (Some(json!({"message": rendered})), ())
-        })
+        self.change_topic_externally(thread_id, false);
     }
 
     /// Deletes a topic of the support group (as an administrator would; no
