@@ -212,6 +212,7 @@ mod tests {
             ("p50", "4m".into()),
             ("p90", "12m".into()),
             ("draft", "my order is late".into()),
+            ("fields", "tier \"platinum\" (not premium, standard or basic)".into()),
         ];
         for lang in Lang::ALL {
             for key in I18n::keys(lang) {

@@ -276,8 +276,8 @@ async fn checkpoints(storage: Storage, shutdown: CancellationToken) {
     }
 }
 
-/// Periodic housekeeping: retry topic set-up that Telegram refused, prune
-/// the inbox.
+/// Periodic housekeeping: retry topic set-up that Telegram refused, hand
+/// out waiting tickets nobody drained, prune the inbox.
 async fn maintenance(desk: TicketDesk, storage: Storage, clock: SharedClock, shutdown: CancellationToken) {
     let mut interval = tokio::time::interval(MAINTENANCE_INTERVAL);
     loop {
@@ -289,6 +289,15 @@ async fn maintenance(desk: TicketDesk, storage: Storage, clock: SharedClock, shu
             Ok(0) => {}
             Ok(repaired) => tracing::info!(repaired, "ticket topics set up after an earlier failure"),
             Err(error) => tracing::warn!(%error, "topic repair failed"),
+        }
+        // Capacity changes drain the queue where they happen (a close, an
+        // agent available, a roster change); this catches what a crash
+        // between a change and its drain left waiting. Cheap when nobody can
+        // take work: one roster read.
+        match desk.drain_queue().await {
+            Ok(0) => {}
+            Ok(assigned) => tracing::info!(assigned, "waiting tickets assigned by the periodic check"),
+            Err(error) => tracing::warn!(%error, "periodic queue drain failed"),
         }
         let cutoff = clock.now_ms() - i64::try_from(INBOX_RETENTION.as_millis()).unwrap_or(i64::MAX);
         let failed_cutoff =

@@ -41,6 +41,8 @@ topic-name = #{ $id } · { $category } · { $customer }
 topic-name-tier = #{ $id } · { $tier } · { $category } · { $customer }
 note-tier-not-given = not given by the CRM
 note-tier-crm-unavailable = unknown (CRM unavailable: { $why })
+note-tier-crm-unusable = unknown (the CRM's answer had no valid field)
+note-tier-crm-invalid = unknown (the CRM sent an invalid tier)
 note-orders = { $count ->
     [one] { $count } order
    *[other] { $count } orders
@@ -88,6 +90,8 @@ tier-standard = Standard
 tier-basic = Basic
 reason-crm-unavailable = CRM unavailable ({ $why })
 reason-crm-none = no CRM configured
+reason-crm-unusable = CRM answer not used, every value invalid: { $fields }
+reason-crm-invalid = CRM sent invalid values, ignored: { $fields }
 reason-tier = { $tier } customer
 reason-tier-orders = { $tier } customer ({ $orders ->
     [one] { $orders } order

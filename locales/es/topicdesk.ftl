@@ -40,6 +40,8 @@ topic-name = #{ $id } · { $category } · { $customer }
 topic-name-tier = #{ $id } · { $tier } · { $category } · { $customer }
 note-tier-not-given = el CRM no lo indicó
 note-tier-crm-unavailable = desconocido (CRM no disponible: { $why })
+note-tier-crm-unusable = desconocido (la respuesta del CRM no tenía ningún campo válido)
+note-tier-crm-invalid = desconocido (el CRM envió un nivel inválido)
 note-orders = { $count ->
     [one] { $count } pedido
    *[other] { $count } pedidos
@@ -87,6 +89,8 @@ tier-standard = Estándar
 tier-basic = Básico
 reason-crm-unavailable = CRM no disponible ({ $why })
 reason-crm-none = sin CRM conectado
+reason-crm-unusable = respuesta del CRM no usada, todos los valores son inválidos: { $fields }
+reason-crm-invalid = el CRM envió valores inválidos, ignorados: { $fields }
 reason-tier = cliente { $tier }
 reason-tier-orders = cliente { $tier } ({ $orders ->
     [one] { $orders } pedido

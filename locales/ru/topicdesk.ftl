@@ -40,6 +40,8 @@ topic-name = #{ $id } · { $category } · { $customer }
 topic-name-tier = #{ $id } · { $tier } · { $category } · { $customer }
 note-tier-not-given = CRM не сообщила
 note-tier-crm-unavailable = неизвестен (CRM недоступна: { $why })
+note-tier-crm-unusable = неизвестен (в ответе CRM нет ни одного верного поля)
+note-tier-crm-invalid = неизвестен (CRM прислала неверный уровень)
 note-orders = { $count ->
     [one] { $count } заказ
     [few] { $count } заказа
@@ -89,6 +91,8 @@ tier-standard = Стандарт
 tier-basic = Базовый
 reason-crm-unavailable = CRM недоступна ({ $why })
 reason-crm-none = CRM не подключена
+reason-crm-unusable = ответ CRM не использован, все значения неверны: { $fields }
+reason-crm-invalid = CRM прислала неверные значения, они пропущены: { $fields }
 reason-tier = клиент уровня «{ $tier }»
 reason-tier-orders = клиент уровня «{ $tier }» ({ $orders ->
     [one] { $orders } заказ

@@ -83,8 +83,6 @@ pub struct EnrichmentResult {
     pub enrichment: Enrichment,
     /// The raw body, or `{"error": "..."}`, as stored with the ticket.
     pub audit: String,
-    /// Fields of the response that were dropped, with why.
-    pub dropped_fields: Vec<String>,
     /// How long the call took, when one was made.
     pub elapsed: Option<Duration>,
 }
@@ -132,7 +130,6 @@ fn failure(reason: String) -> EnrichmentResult {
     EnrichmentResult {
         audit: serde_json::json!({ "error": reason }).to_string(),
         enrichment: Enrichment::Unavailable(reason),
-        dropped_fields: Vec::new(),
         elapsed: None,
     }
 }
@@ -175,41 +172,45 @@ impl EnrichmentClient {
         let elapsed = started.elapsed();
         metrics::histogram!(names::CRM_DURATION).record(elapsed.as_secs_f64());
         match outcome {
-            Ok(body) => {
-                let (profile, dropped) = parse_profile(&body);
-                match profile {
-                    Ok(profile) => {
-                        self.record(true);
-                        for field in &dropped {
-                            tracing::warn!(
-                                ticket_id = request.ticket_id,
-                                field,
-                                "CRM response field dropped"
-                            );
-                        }
-                        EnrichmentResult {
-                            enrichment: Enrichment::Profile(profile),
-                            audit: String::from_utf8_lossy(&body).into_owned(),
-                            dropped_fields: dropped,
-                            elapsed: Some(elapsed),
-                        }
+            Ok(body) => match parse_answer(&body) {
+                Enrichment::Unavailable(reason) => {
+                    self.record(false);
+                    metrics::counter!(names::CRM_FAILURES, "reason" => failure_kind(&reason)).increment(1);
+                    tracing::warn!(ticket_id = request.ticket_id, %reason, "CRM response unusable");
+                    let mut result = failure(reason);
+                    result.audit = serde_json::json!({
+                        "error": result.audit_reason(),
+                        "body": String::from_utf8_lossy(&body),
+                    })
+                    .to_string();
+                    result.elapsed = Some(elapsed);
+                    result
+                }
+                enrichment => {
+                    // The CRM answered: it is reachable, whatever it said.
+                    self.record(true);
+                    let invalid = match &enrichment {
+                        Enrichment::Profile(profile) => profile.invalid.as_slice(),
+                        Enrichment::Unusable(invalid) => invalid.as_slice(),
+                        _ => &[],
+                    };
+                    for field in invalid {
+                        tracing::warn!(ticket_id = request.ticket_id, field, "CRM response field dropped");
                     }
-                    Err(reason) => {
-                        self.record(false);
-                        metrics::counter!(names::CRM_FAILURES, "reason" => failure_kind(&reason))
-                            .increment(1);
-                        tracing::warn!(ticket_id = request.ticket_id, %reason, "CRM response unusable");
-                        let mut result = failure(reason);
-                        result.audit = serde_json::json!({
-                            "error": result.audit_reason(),
-                            "body": String::from_utf8_lossy(&body),
-                        })
-                        .to_string();
-                        result.elapsed = Some(elapsed);
-                        result
+                    if matches!(enrichment, Enrichment::Unusable(_)) {
+                        metrics::counter!(names::CRM_FAILURES, "reason" => "invalid_values").increment(1);
+                        tracing::warn!(
+                            ticket_id = request.ticket_id,
+                            "CRM answer had no valid field; routed without it"
+                        );
+                    }
+                    EnrichmentResult {
+                        enrichment,
+                        audit: String::from_utf8_lossy(&body).into_owned(),
+                        elapsed: Some(elapsed),
                     }
                 }
-            }
+            },
             Err(reason) => {
                 self.record(false);
                 metrics::counter!(names::CRM_FAILURES, "reason" => failure_kind(&reason)).increment(1);
@@ -332,24 +333,34 @@ fn describe_reqwest(error: &reqwest::Error) -> String {
     }
 }
 
+/// Longest rendering of an invalid value named in the note.
+const MAX_INVALID_VALUE_CHARS: usize = 40;
+
 /// Validates a response body field by field. `Err` when the body as a whole
-/// is unusable (not JSON, not an object); otherwise the valid fields and the
-/// list of dropped ones.
-pub fn parse_profile(body: &[u8]) -> (Result<CustomerProfile, String>, Vec<String>) {
+/// is unusable (not JSON, not an object); otherwise the valid fields, with
+/// every invalid one named in [`CustomerProfile::invalid`] as
+/// `name value (why)`.
+pub fn parse_profile(body: &[u8]) -> Result<CustomerProfile, String> {
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(e) => return (Err(format!("invalid JSON ({e})")), Vec::new()),
+        Err(e) => return Err(format!("invalid JSON ({e})")),
     };
     let Value::Object(map) = value else {
-        return (Err("invalid JSON (expected an object)".to_owned()), Vec::new());
+        return Err("invalid JSON (expected an object)".to_owned());
     };
-    let mut dropped = Vec::new();
-    let mut drop_field = |name: &str, why: &str| dropped.push(format!("{name}: {why}"));
-    let profile = CustomerProfile {
+    let mut invalid = Vec::new();
+    let mut drop_field = |name: &str, value: &Value, why: &str| {
+        let mut shown: String = value.to_string();
+        if shown.chars().count() > MAX_INVALID_VALUE_CHARS {
+            shown = shown.chars().take(MAX_INVALID_VALUE_CHARS - 1).chain(['…']).collect();
+        }
+        invalid.push(format!("{name} {shown} ({why})"));
+    };
+    let mut profile = CustomerProfile {
         tier: field(&map, "tier", &mut drop_field, |v| {
             v.as_str()
                 .and_then(|s| Tier::parse(&s.trim().to_ascii_lowercase()))
-                .ok_or("not premium|standard|basic")
+                .ok_or("not premium, standard or basic")
         }),
         order_count: field(&map, "order_count", &mut drop_field, count),
         recent_ticket_count: field(&map, "recent_ticket_count", &mut drop_field, count),
@@ -357,30 +368,42 @@ pub fn parse_profile(body: &[u8]) -> (Result<CustomerProfile, String>, Vec<Strin
             v.as_f64().filter(|x| x.is_finite() && *x >= 0.0).ok_or("not a non-negative number")
         }),
         priority: field(&map, "priority", &mut drop_field, |v| {
-            v.as_i64().filter(|p| (0..=1_000_000).contains(p)).ok_or("not an integer in 0..=1000000")
+            v.as_i64().filter(|p| (0..=1_000_000).contains(p)).ok_or("not a whole number from 0 to 1000000")
         }),
         preferred_agent_id: field(&map, "preferred_agent_id", &mut drop_field, |v| {
-            v.as_i64().filter(|id| *id > 0).ok_or("not a positive integer")
+            v.as_i64().filter(|id| *id > 0).ok_or("not a positive whole number")
         }),
         reason: field(&map, "reason", &mut drop_field, |v| {
             v.as_str()
                 .map(|s| s.trim().chars().take(MAX_REASON_CHARS).collect::<String>())
                 .filter(|s| !s.is_empty())
-                .ok_or("not a non-empty string")
+                .ok_or("not a non-empty text")
         }),
+        invalid: Vec::new(),
     };
-    (Ok(profile), dropped)
+    profile.invalid = invalid;
+    Ok(profile)
+}
+
+/// A parsed answer as routing uses it: a profile, [`Enrichment::Unusable`]
+/// when every field sent was invalid, or [`Enrichment::Unavailable`] when
+/// the body is not a JSON object.
+pub fn parse_answer(body: &[u8]) -> Enrichment {
+    match parse_profile(body) {
+        Ok(profile) => Enrichment::from_answer(profile),
+        Err(reason) => Enrichment::Unavailable(reason),
+    }
 }
 
 fn count(v: &Value) -> Result<u32, &'static str> {
-    v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or("not a non-negative integer")
+    v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or("not a non-negative whole number")
 }
 
 /// Reads one optional field; `null` counts as absent, a bad value is dropped.
 fn field<T>(
     map: &Map<String, Value>,
     name: &str,
-    dropped: &mut impl FnMut(&str, &str),
+    dropped: &mut impl FnMut(&str, &Value, &str),
     parse: impl Fn(&Value) -> Result<T, &'static str>,
 ) -> Option<T> {
     match map.get(name) {
@@ -388,7 +411,7 @@ fn field<T>(
         Some(value) => match parse(value) {
             Ok(parsed) => Some(parsed),
             Err(why) => {
-                dropped(name, why);
+                dropped(name, value, why);
                 None
             }
         },
@@ -408,11 +431,10 @@ mod tests {
     use crate::clock::Clock;
 
     #[test]
-    fn valid_fields_are_kept_and_bad_ones_dropped() {
+    fn valid_fields_are_kept_and_bad_ones_named() {
         let body = br#"{"tier":"Premium","order_count":12,"recent_ticket_count":-1,"lifetime_value":"lots",
             "priority":100,"preferred_agent_id":1001,"reason":"VIP","unknown":true}"#;
-        let (profile, dropped) = parse_profile(body);
-        let profile = profile.expect("usable");
+        let profile = parse_profile(body).expect("usable");
         assert_eq!(profile.tier, Some(Tier::Premium));
         assert_eq!(profile.order_count, Some(12));
         assert_eq!(profile.recent_ticket_count, None);
@@ -420,23 +442,48 @@ mod tests {
         assert_eq!(profile.priority, Some(100));
         assert_eq!(profile.preferred_agent_id, Some(1001));
         assert_eq!(profile.reason.as_deref(), Some("VIP"));
-        assert_eq!(dropped.len(), 2, "{dropped:?}");
-        assert!(dropped[0].starts_with("recent_ticket_count"), "{dropped:?}");
+        assert_eq!(
+            profile.invalid,
+            [
+                "recent_ticket_count -1 (not a non-negative whole number)",
+                "lifetime_value \"lots\" (not a non-negative number)"
+            ]
+        );
+        assert!(matches!(Enrichment::from_answer(profile), Enrichment::Profile(_)));
     }
 
     #[test]
-    fn wrong_types_everywhere_leave_an_empty_profile() {
-        let body =
-            br#"{"tier":"gold","order_count":1.5,"priority":"high","preferred_agent_id":-3,"reason":42}"#;
-        let (profile, dropped) = parse_profile(body);
-        assert_eq!(profile.expect("usable"), CustomerProfile::default());
-        assert_eq!(dropped.len(), 5);
+    fn an_answer_with_nothing_valid_is_unusable_and_names_every_field() {
+        let body = br#"{"tier":"platinum","priority":"very high","preferred_agent_id":"abc","order_count":-3,
+            "lifetime_value":"lots"}"#;
+        let Enrichment::Unusable(invalid) = parse_answer(body) else { panic!("unusable") };
+        assert_eq!(
+            invalid,
+            [
+                "tier \"platinum\" (not premium, standard or basic)",
+                "order_count -3 (not a non-negative whole number)",
+                "lifetime_value \"lots\" (not a non-negative number)",
+                "priority \"very high\" (not a whole number from 0 to 1000000)",
+                "preferred_agent_id \"abc\" (not a positive whole number)",
+            ]
+        );
+        // Long values are cut in what the note shows.
+        let long = format!(r#"{{"tier":"{}"}}"#, "x".repeat(500));
+        let Enrichment::Unusable(invalid) = parse_answer(long.as_bytes()) else { panic!("unusable") };
+        assert!(invalid[0].chars().count() < 90, "{invalid:?}");
+    }
+
+    #[test]
+    fn an_empty_answer_is_a_valid_answer_that_knows_nothing() {
+        assert_eq!(parse_answer(b"{}"), Enrichment::Profile(CustomerProfile::default()));
+        assert_eq!(parse_answer(br#"{"tier":null}"#), Enrichment::Profile(CustomerProfile::default()));
     }
 
     #[test]
     fn garbage_and_non_objects_are_unusable() {
         for body in [&b"<html>oops</html>"[..], b"[1,2]", b"\"premium\"", b""] {
-            assert!(parse_profile(body).0.is_err(), "{}", String::from_utf8_lossy(body));
+            assert!(parse_profile(body).is_err(), "{}", String::from_utf8_lossy(body));
+            assert!(matches!(parse_answer(body), Enrichment::Unavailable(_)));
         }
     }
 

@@ -20,10 +20,13 @@ pub fn render_reason(i18n: &I18n, lang: Lang, decision: &Decision) -> String {
     let reason = &decision.reason;
     let mut parts: Vec<String> = Vec::new();
 
+    let invalid = reason.crm_invalid.join(", ");
     if let Some(why) = &reason.enrichment_failure {
         parts.push(i18n.t_args(lang, "reason-crm-unavailable", &[("why", why.clone().into())]));
     } else if !reason.crm_configured {
         parts.push(i18n.t(lang, "reason-crm-none"));
+    } else if !invalid.is_empty() && !reason.crm_used {
+        parts.push(i18n.t_args(lang, "reason-crm-unusable", &[("fields", invalid.clone().into())]));
     }
     if let Some(tier) = reason.tier {
         let tier = tier_label(i18n, lang, tier);
@@ -67,6 +70,9 @@ pub fn render_reason(i18n: &I18n, lang: Lang, decision: &Decision) -> String {
     }
     if let Some(crm) = &reason.crm_reason {
         parts.push(i18n.t_args(lang, "reason-crm-says", &[("reason", crm.clone().into())]));
+    }
+    if !invalid.is_empty() && reason.crm_used {
+        parts.push(i18n.t_args(lang, "reason-crm-invalid", &[("fields", invalid.into())]));
     }
     let mut text = parts.join("; ");
     if let Some(first) = text.chars().next() {

@@ -92,6 +92,23 @@ pub struct CustomerProfile {
     pub preferred_agent_id: Option<i64>,
     /// The CRM's own explanation, shown in the note.
     pub reason: Option<String>,
+    /// Fields the CRM sent with values that were not valid, each as
+    /// `name value (why)`: dropped, and named in the note.
+    pub invalid: Vec<String>,
+}
+
+impl CustomerProfile {
+    /// Whether the answer carried anything usable (an empty answer `{}` is
+    /// usable: the CRM knows nothing about this customer).
+    pub fn has_valid_field(&self) -> bool {
+        self.tier.is_some()
+            || self.order_count.is_some()
+            || self.recent_ticket_count.is_some()
+            || self.lifetime_value.is_some()
+            || self.priority.is_some()
+            || self.preferred_agent_id.is_some()
+            || self.reason.is_some()
+    }
 }
 
 /// The outcome of enrichment for one ticket.
@@ -103,9 +120,23 @@ pub enum Enrichment {
     Profile(CustomerProfile),
     /// Timeout, connection error, non-2xx or invalid body: why, for the note.
     Unavailable(String),
+    /// The CRM answered, but every field it sent was invalid (each as
+    /// `name value (why)`): routed as without enrichment, and the note
+    /// names what was wrong.
+    Unusable(Vec<String>),
 }
 
 impl Enrichment {
+    /// A parsed answer: a profile, or [`Enrichment::Unusable`] when every
+    /// field it sent was invalid.
+    pub fn from_answer(profile: CustomerProfile) -> Self {
+        if !profile.has_valid_field() && !profile.invalid.is_empty() {
+            Enrichment::Unusable(profile.invalid)
+        } else {
+            Enrichment::Profile(profile)
+        }
+    }
+
     fn profile(&self) -> Option<&CustomerProfile> {
         match self {
             Enrichment::Profile(p) => Some(p),
@@ -206,6 +237,10 @@ pub struct RoutingReason {
     pub preferred_unavailable: Option<i64>,
     /// The CRM's own reason text.
     pub crm_reason: Option<String>,
+    /// Fields of the CRM's answer that were dropped as invalid (`name value (why)`).
+    pub crm_invalid: Vec<String>,
+    /// Whether the CRM's answer was used (some field was valid).
+    pub crm_used: bool,
 }
 
 /// Assign now, or wait in the queue.
@@ -304,6 +339,12 @@ pub fn route(
         crm_configured: !matches!(enrichment, Enrichment::NotConfigured),
         preferred_unavailable: None,
         crm_reason: profile.and_then(|p| p.reason.clone()),
+        crm_invalid: match enrichment {
+            Enrichment::Profile(p) => p.invalid.clone(),
+            Enrichment::Unusable(invalid) => invalid.clone(),
+            _ => Vec::new(),
+        },
+        crm_used: profile.is_some(),
     };
 
     if let Some(preferred) = profile.and_then(|p| p.preferred_agent_id) {

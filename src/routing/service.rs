@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{
-    enrichment::{CustomerInfo, EnrichmentClient, EnrichmentRequest, parse_profile},
+    enrichment::{CustomerInfo, EnrichmentClient, EnrichmentRequest, parse_answer},
     router::{AgentSnapshot, Decision, Enrichment, Outcome, RoutingPolicy, Rule, route},
 };
 use crate::{
@@ -15,7 +15,7 @@ use crate::{
     domain::{SkillName, TicketId, Tier},
     i18n::I18n,
     routing::reason::render_reason,
-    storage::{Assignment, Storage, StorageError, Ticket},
+    storage::{Assignment, Claim, Storage, StorageError, Ticket},
 };
 
 /// What happened to a ticket's assignment.
@@ -30,10 +30,11 @@ pub struct Routed {
 pub fn audit_record(enrichment: &Enrichment, raw: &str) -> Option<String> {
     match enrichment {
         Enrichment::NotConfigured => None,
-        Enrichment::Profile(_) => {
+        Enrichment::Profile(_) | Enrichment::Unusable(_) => {
             let response =
                 serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
-            Some(json!({ "status": "ok", "response": response }).to_string())
+            let status = if matches!(enrichment, Enrichment::Unusable(_)) { "unusable" } else { "ok" };
+            Some(json!({ "status": status, "response": response }).to_string())
         }
         Enrichment::Unavailable(reason) => {
             Some(json!({ "status": "failed", "reason": reason, "detail": raw }).to_string())
@@ -48,12 +49,9 @@ pub fn enrichment_from_record(record: Option<&str>) -> Enrichment {
         return Enrichment::Unavailable("stored enrichment unreadable".to_owned());
     };
     match value.get("status").and_then(Value::as_str) {
-        Some("ok") => {
+        Some("ok" | "unusable") => {
             let body = value.get("response").map(Value::to_string).unwrap_or_default();
-            match parse_profile(body.as_bytes()).0 {
-                Ok(profile) => Enrichment::Profile(profile),
-                Err(reason) => Enrichment::Unavailable(reason),
-            }
+            parse_answer(body.as_bytes())
         }
         _ => Enrichment::Unavailable(
             value.get("reason").and_then(Value::as_str).unwrap_or("unknown failure").to_owned(),
@@ -83,6 +81,8 @@ pub struct RoutingService {
 
 /// How often a claim is retried when another router took the agent's last slot.
 const CLAIM_ATTEMPTS: usize = 3;
+/// Waiting tickets one queue drain looks at, highest priority first.
+const DRAIN_LIMIT: i64 = 5_000;
 
 impl RoutingService {
     /// Builds the service.
@@ -98,7 +98,15 @@ impl RoutingService {
     }
 
     /// Enriches a new ticket and assigns it (or queues it).
-    pub async fn route_new(&self, ticket: &Ticket) -> Result<Routed, RoutingError> {
+    /// Returns the ticket as routed.
+    pub async fn route_new(&self, ticket: &Ticket) -> Result<Ticket, RoutingError> {
+        if let Some(current) = self.storage.ticket(ticket.id).await?
+            && current.routing_rule.is_some()
+        {
+            // Routed meanwhile (the repair task, or the first run of a
+            // replayed update): the CRM is not asked twice.
+            return Ok(current);
+        }
         let roster = self.storage.roster().await?;
         let (enrichment, raw) = match &self.enrichment {
             None => (Enrichment::NotConfigured, String::new()),
@@ -139,7 +147,7 @@ impl RoutingService {
             .await?;
         let tier_label = tier.map_or("unknown", Tier::as_str);
         metrics::counter!(crate::telemetry::names::TICKETS_OPENED, "tier" => tier_label).increment(1);
-        self.assign(ticket.id, &enrichment, roster, None, None).await
+        Ok(self.assign(ticket.id, &enrichment, roster, None, None).await?.ticket)
     }
 
     /// Routes the ticket with the given enrichment and claims the agent;
@@ -210,20 +218,81 @@ impl RoutingService {
 
     /// Assigns waiting tickets, highest priority first, while agents can
     /// take them. Returns the tickets that got an agent.
+    ///
+    /// One roster read and one queue read; routing runs in memory with
+    /// each agent's load counted up as tickets are handed out; only the
+    /// assignments are written, in one transaction. A ticket that still
+    /// waits is not written at all (its note already says it waits). A
+    /// claim lost to a concurrent router sends the drain round again with
+    /// a fresh roster.
+    ///
     /// `by_update`: the update whose handler drains (recorded with each
     /// assignment, so a replay of it finds them; see
-    /// [`Storage::tickets_changed_by`]).
+    /// [`Storage::tickets_assigned_by`]).
     pub async fn drain_queue(&self, by_update: Option<i64>) -> Result<Vec<Routed>, RoutingError> {
         let mut assigned = Vec::new();
-        for ticket in self.storage.queue(200).await? {
-            let roster = self.storage.roster().await?;
+        for _ in 0..CLAIM_ATTEMPTS {
+            let mut roster = self.storage.roster().await?;
             if !roster.iter().any(AgentSnapshot::can_take_work) {
                 break;
             }
-            let enrichment = enrichment_from_record(ticket.enrichment.as_deref());
-            let routed = self.assign(ticket.id, &enrichment, roster, None, by_update).await?;
-            if matches!(routed.decision.outcome, Outcome::Assign(_)) && routed.ticket.assignee_id.is_some() {
-                assigned.push(routed);
+            let now_ms = self.clock.now_ms();
+            let mut planned: Vec<(Ticket, Decision, String, i64)> = Vec::new();
+            for ticket in self.storage.routed_queue(DRAIN_LIMIT).await? {
+                if !roster.iter().any(AgentSnapshot::can_take_work) {
+                    break;
+                }
+                let Ok(skill) = SkillName::parse(&ticket.required_skill) else {
+                    tracing::warn!(ticket_id = ticket.id.0, skill = %ticket.required_skill, "waiting ticket has an invalid skill");
+                    continue;
+                };
+                let enrichment = enrichment_from_record(ticket.enrichment.as_deref());
+                let decision = route(&skill, &enrichment, &roster, &self.policy);
+                let Outcome::Assign(agent_id) = decision.outcome else { continue };
+                if let Some(agent) = roster.iter_mut().find(|a| a.id == agent_id) {
+                    agent.open_tickets += 1;
+                    agent.idle_since_ms = now_ms;
+                }
+                let reason = render_reason(&self.i18n, crate::tickets::GROUP_LANG, &decision);
+                planned.push((ticket, decision, reason, agent_id));
+            }
+            if planned.is_empty() {
+                break;
+            }
+            let claims: Vec<Claim<'_>> = planned
+                .iter()
+                .map(|(ticket, decision, reason, agent_id)| Claim {
+                    ticket: ticket.id,
+                    expected: None,
+                    assignment: Assignment {
+                        agent_id: *agent_id,
+                        rule: decision.reason.rule.as_str(),
+                        reason,
+                        now_ms,
+                        by_update,
+                        restart_override_at: None,
+                    },
+                })
+                .collect();
+            let made = self.storage.assign_tickets(&claims).await?;
+            drop(claims);
+            let mut lost = false;
+            for ((mut ticket, decision, reason, agent_id), made) in planned.into_iter().zip(made) {
+                if !made {
+                    lost = true;
+                    continue;
+                }
+                let rule = decision.reason.rule.as_str();
+                tracing::info!(ticket_id = ticket.id.0, agent_id, rule, "waiting ticket assigned");
+                metrics::counter!(crate::telemetry::names::ASSIGNMENTS, "rule" => rule).increment(1);
+                ticket.assignee_id = Some(agent_id);
+                ticket.routing_rule = Some(rule.to_owned());
+                ticket.routing_reason = Some(reason);
+                ticket.assigned_at_ms = Some(now_ms);
+                assigned.push(Routed { ticket, decision });
+            }
+            if !lost {
+                break;
             }
         }
         Ok(assigned)
@@ -284,6 +353,13 @@ mod tests {
         let failed = Enrichment::Unavailable("timeout after 5s".into());
         let record = audit_record(&failed, "{\"error\":\"timeout after 5s\"}").expect("stored");
         assert_eq!(enrichment_from_record(Some(&record)), failed);
+
+        let raw = r#"{"tier":"platinum","order_count":-3}"#;
+        let unusable = parse_answer(raw.as_bytes());
+        assert!(matches!(unusable, Enrichment::Unusable(ref invalid) if invalid.len() == 2), "{unusable:?}");
+        let record = audit_record(&unusable, raw).expect("stored");
+        assert!(record.contains("\"status\":\"unusable\""), "{record}");
+        assert_eq!(enrichment_from_record(Some(&record)), unusable);
 
         assert_eq!(audit_record(&Enrichment::NotConfigured, ""), None);
         assert_eq!(enrichment_from_record(None), Enrichment::NotConfigured);

@@ -170,13 +170,15 @@ pub async fn run(sweeper: Sweeper, desk: TicketDesk, interval: Duration, shutdow
                 continue;
             }
         };
+        let released = escalated.iter().any(|e| e.from.is_some());
         for e in escalated {
             if let Err(error) = desk.republish(e.ticket).await {
                 tracing::warn!(ticket_id = e.ticket.0, %error, "could not post the override note");
             }
         }
         // A previous assignee was released: they may take a waiting ticket.
-        if let Err(error) = desk.drain_queue().await {
+        // (Other capacity changes drain where they happen.)
+        if released && let Err(error) = desk.drain_queue().await {
             tracing::warn!(%error, "could not assign waiting tickets after a sweep");
         }
     }

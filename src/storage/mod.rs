@@ -30,7 +30,7 @@ pub use inbox::PendingUpdate;
 pub use outbox::{
     DialogueChange, FinishedJob, HandledUpdate, NewOutboxRow, OutboxCounts, OutboxRow, QueuedRow,
 };
-pub use tickets::{Assignment, NewTicket, ReopenOutcome, Ticket};
+pub use tickets::{Assignment, Claim, NewTicket, ReopenOutcome, Ticket};
 
 use crate::config::{DatabaseUrl, redact_password};
 

@@ -1,6 +1,6 @@
 //! Tickets: creation, lookup by customer and topic, lifecycle.
 
-use super::{Storage, StorageError, StorageResult, with_pool, with_read_pool};
+use super::{Backend, Storage, StorageError, StorageResult, with_pool, with_read_pool};
 use crate::domain::{TicketId, TicketStatus, Tier};
 
 /// What intake knows when it opens a ticket.
@@ -424,6 +424,15 @@ impl Storage {
     }
 }
 
+/// One assignment of a batch: `ticket` goes to the assignment's agent if
+/// its assignee is still `expected`.
+#[derive(Clone, Debug)]
+pub struct Claim<'a> {
+    pub ticket: TicketId,
+    pub expected: Option<i64>,
+    pub assignment: Assignment<'a>,
+}
+
 /// A routing decision to record on a ticket.
 #[derive(Clone, Debug)]
 pub struct Assignment<'a> {
@@ -527,42 +536,77 @@ impl Storage {
         expected: Option<i64>,
         assignment: &Assignment<'_>,
     ) -> StorageResult<bool> {
-        let claimed = with_pool!(self, |pool| {
-            async {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query(
-                "UPDATE tickets SET assignee_id = $2, routing_rule = $3, routing_reason = $4, assigned_at = $5, \
-                 state_update_id = COALESCE($7, state_update_id), \
-                 override_due_at = CASE WHEN override_due_at IS NULL THEN NULL ELSE COALESCE($8, override_due_at) END \
-                 WHERE id = $1 AND status = 'open' AND assignee_id IS NOT DISTINCT FROM $6 \
-                 AND (SELECT COUNT(*) FROM tickets o WHERE o.status = 'open' AND o.assignee_id = $2) \
-                     < (SELECT capacity FROM agents WHERE user_id = $2)",
-            )
-            .bind(id.0)
-            .bind(assignment.agent_id)
-            .bind(assignment.rule)
-            .bind(assignment.reason)
-            .bind(assignment.now_ms)
-            .bind(expected)
-            .bind(assignment.by_update)
-            .bind(assignment.restart_override_at)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() != 1 {
-                tx.rollback().await?;
-                return Ok::<_, sqlx::Error>(false);
-            }
-            sqlx::query("UPDATE agents SET idle_since = $2 WHERE user_id = $1")
-                .bind(assignment.agent_id)
-                .bind(assignment.now_ms)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(true)
+        let claim = Claim { ticket: id, expected, assignment: assignment.clone() };
+        Ok(self.assign_tickets(std::slice::from_ref(&claim)).await?.first().copied().unwrap_or(false))
+    }
+
+    /// Makes several assignments in one transaction (a queue drain), each
+    /// on the terms of [`Storage::assign_ticket`]: a claim whose ticket
+    /// changed or whose agent is full is skipped. Returns, per claim,
+    /// whether it was made.
+    pub async fn assign_tickets(&self, claims: &[Claim<'_>]) -> StorageResult<Vec<bool>> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
         }
-        .await
+        // PostgreSQL: lock the agents' rows first, in a fixed order (as the
+        // sweeper does). Under READ COMMITTED two assignments of different
+        // tickets would otherwise both count an agent's load before either
+        // commits, and both fit; with the lock the second waits, and its
+        // UPDATE (a new statement, a new snapshot) counts the first. SQLite
+        // has one writer: its transactions never overlap.
+        let lock_agent = match &self.backend {
+            Backend::Postgres(_) => Some("SELECT user_id FROM agents WHERE user_id = $1 FOR UPDATE"),
+            Backend::Sqlite(_) => None,
+        };
+        let mut agents: Vec<i64> = claims.iter().map(|c| c.assignment.agent_id).collect();
+        agents.sort_unstable();
+        agents.dedup();
+        let made = with_pool!(self, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                if let Some(lock) = lock_agent {
+                    for agent in &agents {
+                        sqlx::query(lock).bind(agent).execute(&mut *tx).await?;
+                    }
+                }
+                let mut made = Vec::with_capacity(claims.len());
+                for claim in claims {
+                    let assignment = &claim.assignment;
+                    let done = sqlx::query(
+                        "UPDATE tickets SET assignee_id = $2, routing_rule = $3, routing_reason = $4, \
+                         assigned_at = $5, state_update_id = COALESCE($7, state_update_id), \
+                         override_due_at = CASE WHEN override_due_at IS NULL THEN NULL \
+                             ELSE COALESCE($8, override_due_at) END \
+                         WHERE id = $1 AND status = 'open' AND assignee_id IS NOT DISTINCT FROM $6 \
+                         AND (SELECT COUNT(*) FROM tickets o WHERE o.status = 'open' AND o.assignee_id = $2) \
+                             < (SELECT capacity FROM agents WHERE user_id = $2)",
+                    )
+                    .bind(claim.ticket.0)
+                    .bind(assignment.agent_id)
+                    .bind(assignment.rule)
+                    .bind(assignment.reason)
+                    .bind(assignment.now_ms)
+                    .bind(claim.expected)
+                    .bind(assignment.by_update)
+                    .bind(assignment.restart_override_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    let ok = done.rows_affected() == 1;
+                    if ok {
+                        sqlx::query("UPDATE agents SET idle_since = $2 WHERE user_id = $1")
+                            .bind(assignment.agent_id)
+                            .bind(assignment.now_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    made.push(ok);
+                }
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(made)
+            }
+            .await
         })?;
-        Ok(claimed)
+        Ok(made)
     }
 
     /// Open tickets assigned to `agent_id` that no agent has answered yet,
@@ -574,6 +618,19 @@ impl Storage {
             " FROM tickets WHERE status = 'open' AND assignee_id = $1 AND first_response_at IS NULL ORDER BY id"
         );
         self.tickets_where(sql, agent_id).await
+    }
+
+    /// Waiting tickets a queue drain may hand out: open, unassigned and
+    /// already routed once (a new ticket is left to its own routing, which
+    /// waits for the CRM's answer), highest priority first, then oldest.
+    pub async fn routed_queue(&self, limit: i64) -> StorageResult<Vec<Ticket>> {
+        let sql = concat!(
+            "SELECT ",
+            ticket_columns!(),
+            " FROM tickets WHERE status = 'open' AND assignee_id IS NULL AND routing_rule IS NOT NULL \
+             ORDER BY priority DESC, created_at, id LIMIT $1"
+        );
+        self.tickets_where(sql, limit).await
     }
 
     /// Waiting tickets: open and unassigned, highest priority first, then oldest.

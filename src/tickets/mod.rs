@@ -43,6 +43,10 @@ pub enum RelayOutcome {
     TicketClosed,
 }
 
+/// How long after the CRM's deadline a new ticket's own handler is trusted
+/// to route it before the repair task does.
+const ROUTING_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Which language group-facing text (notes, topic names) is written in.
 pub const GROUP_LANG: Lang = Lang::En;
 
@@ -135,7 +139,7 @@ impl TicketDesk {
         let ticket_id = ticket.id.0;
         if ticket.routing_rule.is_none() {
             match self.routing.route_new(&ticket).await {
-                Ok(routed) => ticket = routed.ticket,
+                Ok(routed) => ticket = routed,
                 Err(error) => {
                     tracing::error!(ticket_id, %error, "routing failed; the ticket waits in the queue")
                 }
@@ -431,7 +435,14 @@ impl TicketDesk {
     /// for good earlier, e.g. while the bot lacked a right).
     pub async fn repair_topics(&self) -> Result<usize, DeskError> {
         let mut repaired = 0;
+        // A new ticket is routed by its own handler, which may be waiting
+        // for the CRM: left to it for the CRM's deadline and a margin.
+        let grace = self.config.routing_webhook_timeout + ROUTING_GRACE;
+        let young_after = self.now_ms() - i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
         for ticket in self.storage.tickets_missing_topic(50).await? {
+            if ticket.routing_rule.is_none() && ticket.created_at_ms > young_after {
+                continue;
+            }
             if self.storage.outbox_lane_busy(&lane::ticket(ticket.id.0)).await? {
                 continue;
             }

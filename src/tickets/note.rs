@@ -145,6 +145,9 @@ pub fn render_note(i18n: &I18n, lang: Lang, ticket: &Ticket, assignee: Option<&s
         Enrichment::Profile(profile) => {
             let mut parts = vec![match ticket.tier {
                 Some(tier) => escape(&tier_label(i18n, lang, tier)),
+                None if profile.invalid.iter().any(|f| f.starts_with("tier ")) => {
+                    label("note-tier-crm-invalid")
+                }
                 None => label("note-tier-not-given"),
             }];
             if let Some(orders) = profile.order_count {
@@ -165,6 +168,7 @@ pub fn render_note(i18n: &I18n, lang: Lang, ticket: &Ticket, assignee: Option<&s
         Enrichment::Unavailable(why) => {
             escape(&i18n.t_args(lang, "note-tier-crm-unavailable", &[("why", why.into())]))
         }
+        Enrichment::Unusable(_) => label("note-tier-crm-unusable"),
         Enrichment::NotConfigured => label("note-tier-unknown"),
     };
     let assignee = match ticket.assignee_id {

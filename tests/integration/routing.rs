@@ -74,6 +74,12 @@ async fn start_with_crm(crm: &FakeCrm, extra: &[(&str, &str)]) -> TestBot {
     TestBot::start_with(&env).await
 }
 
+/// The pinned note as agents read it (plain text, entities stripped).
+fn note_text(bot: &TestBot, thread: i32) -> String {
+    let pinned = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("a pinned note");
+    bot.sim.message(SUPPORT_GROUP_ID, pinned).and_then(|m| m.text).expect("the note has text")
+}
+
 fn note_html(bot: &TestBot, thread: i32) -> String {
     let pinned = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("a pinned note");
     bot.sim.message(SUPPORT_GROUP_ID, pinned).and_then(|m| m.html).expect("the note is HTML")
@@ -191,10 +197,49 @@ async fn bad_fields_are_dropped_and_the_rest_is_used() {
     assert_eq!(stored.priority, 50, "no tier, no priority: the default");
     assert_eq!(stored.routing_rule.as_deref(), Some("specialist"));
     assert!(stored.enrichment.as_deref().unwrap_or_default().contains("\"unexpected\""), "raw answer kept");
-    let note = note_html(&bot, thread);
-    assert!(note.contains("not given by the CRM · 2 recent tickets"), "{note}");
+    let note = note_text(&bot, thread);
+    assert!(note.contains("unknown (the CRM sent an invalid tier) · 2 recent tickets"), "{note}");
     assert!(note.contains("the CRM's preferred agent 999999 cannot take it now"), "{note}");
     assert!(note.contains("CRM says: loyal customer"), "{note}");
+    assert!(
+        note.contains(
+            "CRM sent invalid values, ignored: tier 5 (not premium, standard or basic), \
+             order_count \"many\" (not a non-negative whole number)"
+        ),
+        "each dropped field is named with why: {note}"
+    );
+    bot.stop().await.expect("clean stop");
+}
+
+/// DESIGN §5: an answer whose every field is invalid is a fallback, like a
+/// timeout, and the note names each field and why.
+#[tokio::test]
+async fn an_answer_with_nothing_valid_is_a_fallback_that_names_each_field() {
+    let crm = FakeCrm::start().await;
+    crm.reply_default(CrmReply::Json(json!({"tier": "platinum", "priority": "very high",
+        "preferred_agent_id": "abc", "order_count": -3, "lifetime_value": "lots"})));
+    let mut bot = start_with_crm(&crm, &[]).await;
+    seed_team(&bot).await;
+    let (ticket, thread) = bot.open_ticket(&SimUser::customer(951, "Ari"), "billing", "refund").await;
+    let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+    assert_eq!(stored.tier, None);
+    assert_eq!(stored.priority, 50, "the fallback's priority");
+    assert_eq!(stored.routing_rule.as_deref(), Some("least_loaded"), "routed as without the CRM");
+    let audit = stored.enrichment.expect("stored for audits");
+    assert!(audit.contains("\"status\":\"unusable\"") && audit.contains("platinum"), "{audit}");
+    let note = note_text(&bot, thread);
+    assert!(note.contains("unknown (the CRM's answer had no valid field)"), "{note}");
+    assert!(
+        note.contains(
+            "CRM answer not used, every value invalid: tier \"platinum\" (not premium, standard or basic), \
+             order_count -3 (not a non-negative whole number), lifetime_value \"lots\" (not a non-negative \
+             number), priority \"very high\" (not a whole number from 0 to 1000000), preferred_agent_id \"abc\" \
+             (not a positive whole number)"
+        ),
+        "{note}"
+    );
+    assert!(note.contains("least-loaded available agent"), "{note}");
+    assert!(!note.contains("not given by the CRM"), "{note}");
     bot.stop().await.expect("clean stop");
 }
 
@@ -567,4 +612,144 @@ async fn an_agent_going_offline_gives_back_what_they_have_not_answered() {
     let stored = bot.db.storage.ticket(TicketId(answered)).await.expect("q").expect("t");
     assert_eq!(stored.assignee_id, Some(2001), "the answered conversation stays with its agent");
     bot.stop().await.expect("clean stop");
+}
+
+/// DESIGN §5: a message the customer sends while the CRM is being asked
+/// waits for the ticket's topic; it never routes the ticket without the
+/// CRM's answer (or its deadline).
+#[tokio::test]
+async fn a_message_sent_while_the_crm_is_asked_waits_for_the_enriched_note() {
+    let crm = FakeCrm::start().await;
+    crm.reply_default(CrmReply::Slow(
+        Duration::from_secs(8),
+        Box::new(CrmReply::Json(json!({"tier": "premium"}))),
+    ));
+    let mut bot = start_with_crm(&crm, &[("ROUTING_WEBHOOK_TIMEOUT", "1s")]).await;
+    seed_team(&bot).await;
+    let customer = SimUser::customer(960, "Noa");
+    let sim = &bot.sim;
+    let before = sim.messages_in(customer.id, None).len();
+    sim.private_command(&customer, "/start");
+    let menu = bot.wait_for_customer_message(&customer, before, |m| !m.callback_data().is_empty()).await;
+    let data = menu.callback_data().into_iter().find(|d| d.ends_with("/billing")).expect("billing button");
+    let before = sim.messages_in(customer.id, None).len();
+    sim.press_button(&customer, menu.message_id, &data);
+    bot.wait_for_customer_message(&customer, before, |_| true).await;
+    sim.private_text(&customer, "I was charged twice");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = sim.private_text(&customer, "and my card is blocked now");
+    // An agent's status change drains the queue meanwhile: the new ticket is
+    // not the queue's to hand out before its own routing has the CRM's answer.
+    sim.group_text(&SimUser::operator(1004, "Dee"), None, "/available");
+    sim.wait_for(|s| s.topics().iter().any(|t| t.name.starts_with("#1 ")), Duration::from_secs(10)).await;
+    let thread = sim.topics().into_iter().find(|t| t.name.starts_with("#1 ")).expect("topic").thread_id;
+    sim.wait_for(
+        |s| {
+            s.messages_in(SUPPORT_GROUP_ID, Some(thread))
+                .iter()
+                .any(|m| m.text.as_deref() == Some("and my card is blocked now"))
+        },
+        Duration::from_secs(10),
+    )
+    .await;
+    let note = note_html(&bot, thread);
+    assert!(note.contains("CRM unavailable (timeout after 1s)"), "{note}");
+    assert!(!note.contains("no CRM"), "{note}");
+    assert!(!note.contains("No CRM configured"), "{note}");
+    let stored = bot.db.storage.ticket(TicketId(1)).await.expect("q").expect("ticket");
+    assert!(stored.enrichment.as_deref().unwrap_or_default().contains("timeout after 1s"), "{stored:?}");
+    let posts = sim.messages_in(SUPPORT_GROUP_ID, Some(thread));
+    let note_at = posts
+        .iter()
+        .position(|m| m.html.as_deref().is_some_and(|h| h.contains("CRM unavailable")))
+        .expect("note");
+    let second_at =
+        posts.iter().position(|m| m.text.as_deref() == Some("and my card is blocked now")).expect("copy");
+    assert!(note_at < second_at, "the message follows the note");
+    assert_eq!(
+        posts.iter().filter(|m| m.text.as_deref() == Some("and my card is blocked now")).count(),
+        1,
+        "message {second} relayed once"
+    );
+    assert_eq!(crm.requests().len(), 1, "the CRM is asked once");
+    bot.stop().await.expect("clean stop");
+}
+
+/// Makes every change of a ticket's assignee take 300 ms inside its
+/// transaction (PostgreSQL only), so concurrent assignments overlap for
+/// sure: the window in which two of them could both see the agent's old
+/// load, if nothing serialised them.
+async fn slow_down_assignments(db: &crate::support::db::TestDb) {
+    use sqlx::{Connection, Executor};
+    let topicdesk::config::DatabaseUrl::Postgres(url) = &db.url else { return };
+    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+    conn.execute(
+        "CREATE FUNCTION slow_assignment() RETURNS trigger AS $$ BEGIN \
+           IF NEW.assignee_id IS DISTINCT FROM OLD.assignee_id THEN PERFORM pg_sleep(0.3); END IF; \
+           RETURN NEW; END $$ LANGUAGE plpgsql; \
+         CREATE TRIGGER slow_assignment BEFORE UPDATE ON tickets \
+           FOR EACH ROW EXECUTE FUNCTION slow_assignment();",
+    )
+    .await
+    .expect("trigger");
+    conn.close().await.ok();
+}
+
+/// DESIGN §6, capacity: tickets routed at the same moment (lanes run
+/// concurrently on the pool) never give an agent more than their capacity,
+/// on either backend.
+#[tokio::test]
+async fn tickets_routed_at_once_never_exceed_an_agents_capacity() {
+    for db in crate::support::db::TestDb::all().await {
+        slow_down_assignments(&db).await;
+        let admin_ids = ADMIN.to_string();
+        let mut bot = TestBot::start_on(db, &[("ADMIN_IDS", admin_ids.as_str())]).await;
+        for line in ["/agent_add 1001 2", "/skill_add 1001 billing:2"] {
+            let answer = command(&bot, &admin(), line).await;
+            assert!(!answer.is_empty(), "{line}");
+        }
+        // Six customers reach the description step, then all send it at once.
+        let customers: Vec<SimUser> = (0..6).map(|i| SimUser::customer(970 + i, "Cy")).collect();
+        for customer in &customers {
+            let sim = &bot.sim;
+            let before = sim.messages_in(customer.id, None).len();
+            sim.private_command(customer, "/start");
+            let menu =
+                bot.wait_for_customer_message(customer, before, |m| !m.callback_data().is_empty()).await;
+            let data = menu.callback_data().into_iter().find(|d| d.ends_with("/billing")).expect("button");
+            let before = sim.messages_in(customer.id, None).len();
+            sim.press_button(customer, menu.message_id, &data);
+            bot.wait_for_customer_message(customer, before, |_| true).await;
+        }
+        for customer in &customers {
+            bot.sim.private_text(customer, "charged twice");
+        }
+        bot.sim
+            .wait_for(
+                |s| {
+                    (1..=6).all(|n| {
+                        s.topics().iter().any(|t| t.name.starts_with(&format!("#{n} ")))
+                            && s.topics()
+                                .iter()
+                                .find(|t| t.name.starts_with(&format!("#{n} ")))
+                                .is_some_and(|t| s.pinned(SUPPORT_GROUP_ID, Some(t.thread_id)).is_some())
+                    })
+                },
+                Duration::from_secs(30),
+            )
+            .await;
+        let mut assigned = 0;
+        for n in 1..=6 {
+            let ticket = bot.db.storage.ticket(TicketId(n)).await.expect("q").expect("ticket");
+            match ticket.assignee_id {
+                Some(1001) => assigned += 1,
+                Some(other) => panic!("assigned to {other}"),
+                None => assert_eq!(ticket.routing_rule.as_deref(), Some("queued"), "{ticket:?}"),
+            }
+        }
+        assert_eq!(assigned, 2, "capacity 2: two tickets assigned, the rest wait");
+        let agent = bot.db.storage.agent(1001).await.expect("q").expect("agent");
+        assert_eq!(agent.open_tickets, 2);
+        bot.stop().await.expect("clean stop");
+    }
 }
