@@ -36,6 +36,9 @@ pub struct Config {
     pub premium_override_after: Duration,
     /// How often the sweeper looks for overdue tickets (`SWEEP_INTERVAL`).
     pub sweep_interval: Duration,
+    /// Whether `/away` gives back unanswered tickets as `/offline` does
+    /// (`AWAY_GIVES_BACK_TICKETS`).
+    pub away_gives_back_tickets: bool,
     /// Listener for health, metrics and webhook mode (`HTTP_ADDR`).
     pub http_addr: SocketAddr,
     /// Public webhook URL (`WEBHOOK_URL`); `None` = long polling.
@@ -122,6 +125,13 @@ impl Config {
         let routing_webhook_timeout = duration(&get, "ROUTING_WEBHOOK_TIMEOUT", "5s")?;
         let premium_override_after = duration(&get, "PREMIUM_OVERRIDE_AFTER", "5m")?;
         let sweep_interval = duration(&get, "SWEEP_INTERVAL", "15s")?;
+        let away_gives_back_tickets = match get("AWAY_GIVES_BACK_TICKETS").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(invalid("AWAY_GIVES_BACK_TICKETS", other, "expected `true` or `false`"));
+            }
+        };
 
         let http_raw = get("HTTP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
         let http_addr = http_raw.parse::<SocketAddr>().map_err(|e| {
@@ -152,6 +162,7 @@ impl Config {
             routing_webhook_timeout,
             premium_override_after,
             sweep_interval,
+            away_gives_back_tickets,
             http_addr,
             webhook_url,
             webhook_secret_token,
@@ -353,6 +364,7 @@ mod tests {
         assert_eq!(c.routing_webhook_timeout, Duration::from_secs(5));
         assert_eq!(c.premium_override_after, Duration::from_secs(300));
         assert_eq!(c.sweep_interval, Duration::from_secs(15));
+        assert!(!c.away_gives_back_tickets);
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.webhook_url, None);
         assert_eq!(c.rate_limits, RateLimitMode::Telegram);
@@ -379,6 +391,7 @@ mod tests {
             ("ROUTING_WEBHOOK_TIMEOUT", "1500ms"),
             ("PREMIUM_OVERRIDE_AFTER", "2m"),
             ("SWEEP_INTERVAL", "1s"),
+            ("AWAY_GIVES_BACK_TICKETS", "true"),
             ("HTTP_ADDR", "0.0.0.0:9000"),
             ("WEBHOOK_URL", "https://bot.example.com/tg"),
             ("WEBHOOK_SECRET_TOKEN", "abc_DEF-1"),
@@ -391,6 +404,7 @@ mod tests {
         assert_eq!(c.routing_webhook_timeout, Duration::from_millis(1500));
         assert_eq!(c.premium_override_after, Duration::from_secs(120));
         assert_eq!(c.sweep_interval, Duration::from_secs(1));
+        assert!(c.away_gives_back_tickets);
         assert_eq!(c.http_addr.port(), 9000);
         assert_eq!(c.webhook_secret_token.as_deref(), Some("abc_DEF-1"));
         assert_eq!(c.rate_limits, RateLimitMode::Off);
@@ -421,6 +435,7 @@ mod tests {
             ("WEBHOOK_URL", "http://insecure.example.com/"),
             ("WEBHOOK_SECRET_TOKEN", "has spaces"),
             ("RATE_LIMITS", "fast"),
+            ("AWAY_GIVES_BACK_TICKETS", "yes"),
             ("CATEGORIES", "billing:billing,billing:general"),
             ("CATEGORIES", "Bad Name:general"),
         ];

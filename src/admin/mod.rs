@@ -370,19 +370,23 @@ async fn set_status(desk: TicketDesk, msg: Message, status: AgentStatus) -> Resu
         return reply(&desk, &msg, text).await;
     }
     tracing::info!(agent_id = id, status = status.as_str(), "agent status changed");
-    let text = desk.i18n().t_args(
-        lang(&msg),
-        &format!("status-set-{}", status.as_str()),
-        &[("name", user.full_name().into())],
-    );
+    // Unanswered customers do not wait for an agent who has left; an away
+    // agent keeps theirs unless the operator chose otherwise.
+    let gives_back = match status {
+        AgentStatus::Available => false,
+        AgentStatus::Offline => true,
+        AgentStatus::Away => desk.config().away_gives_back_tickets,
+    };
+    let key = match status {
+        AgentStatus::Away if gives_back => "status-set-away-gives-back".to_owned(),
+        other => format!("status-set-{}", other.as_str()),
+    };
+    let text = desk.i18n().t_args(lang(&msg), &key, &[("name", user.full_name().into())]);
     reply(&desk, &msg, text).await?;
-    match status {
-        AgentStatus::Available => drain(&desk).await,
-        // Unanswered customers do not wait for an agent who has left.
-        AgentStatus::Offline => {
-            desk.give_back_unanswered(id, &name).await?;
-        }
-        AgentStatus::Away => {}
+    if gives_back {
+        desk.give_back_unanswered(id, &name, status).await?;
+    } else if status == AgentStatus::Available {
+        drain(&desk).await;
     }
     Ok(())
 }

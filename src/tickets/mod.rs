@@ -207,21 +207,32 @@ impl TicketDesk {
         Ok(ids)
     }
 
-    /// An agent went offline: the tickets they have not answered yet go back
-    /// to the queue and on to whoever can take them now, each with a fresh
-    /// note saying why (answered conversations stay with the agent).
-    pub async fn give_back_unanswered(&self, agent_id: i64, agent_name: &str) -> Result<usize, DeskError> {
+    /// An agent went offline (or away, where `AWAY_GIVES_BACK_TICKETS` is
+    /// set): the tickets they have not answered yet go back to the queue and
+    /// on to whoever can take them now, each with a fresh note saying why
+    /// (answered conversations stay with the agent).
+    pub async fn give_back_unanswered(
+        &self,
+        agent_id: i64,
+        agent_name: &str,
+        status: crate::routing::AgentStatus,
+    ) -> Result<usize, DeskError> {
         let tickets = self.storage.unanswered_tickets_of(agent_id).await?;
         if tickets.is_empty() {
             return Ok(0);
         }
-        let reason = self.i18n.t_args(GROUP_LANG, "reason-agent-offline", &[("previous", agent_name.into())]);
+        let key = match status {
+            crate::routing::AgentStatus::Away => "reason-agent-away",
+            _ => "reason-agent-offline",
+        };
+        let reason = self.i18n.t_args(GROUP_LANG, key, &[("previous", agent_name.into())]);
         let ids: Vec<_> = tickets.iter().map(|t| t.id).collect();
         self.route_again(&ids, &reason).await?;
         tracing::info!(
             agent_id,
             count = tickets.len(),
-            "unanswered tickets given back by an agent going offline"
+            status = status.as_str(),
+            "unanswered tickets given back by an agent leaving"
         );
         Ok(tickets.len())
     }

@@ -614,6 +614,49 @@ async fn an_agent_going_offline_gives_back_what_they_have_not_answered() {
     bot.stop().await.expect("clean stop");
 }
 
+/// `/away` keeps an agent's tickets by default; with
+/// `AWAY_GIVES_BACK_TICKETS=true` it gives back the unanswered ones as
+/// `/offline` does.
+#[tokio::test]
+async fn away_gives_back_unanswered_tickets_only_when_configured() {
+    for gives_back in [false, true] {
+        let setting = if gives_back { "true" } else { "false" };
+        let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1"), ("AWAY_GIVES_BACK_TICKETS", setting)]).await;
+        let root = admin();
+        for line in ["/agent_add 2001 3", "/skill_add 2001 billing:1", "/agent_add 2002 3"] {
+            assert!(command(&bot, &root, line).await.starts_with('✅'), "{line}");
+        }
+        let alice = SimUser::operator(2001, "Alice");
+        let bob = SimUser::operator(2002, "Bob");
+        assert!(command(&bot, &root, "/skill_add 2002 billing:1").await.starts_with('✅'));
+        command(&bot, &bob, "/away").await;
+        let ben = SimUser::customer(986, "Ben");
+        let (ticket, thread) = bot.open_ticket(&ben, "billing", "invoice").await;
+        assert!(command(&bot, &bob, "/available").await.contains("Bob"));
+        let old_note = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("pinned");
+
+        let answer = command(&bot, &alice, "/away").await;
+        assert_eq!(answer.contains("go to another agent"), gives_back, "{answer}");
+        if gives_back {
+            bot.sim
+                .wait_for(
+                    |s| s.pinned(SUPPORT_GROUP_ID, Some(thread)).is_some_and(|p| p != old_note),
+                    Duration::from_secs(5),
+                )
+                .await;
+            assert!(note_html(&bot, thread).contains("went away before answering"));
+        } else {
+            // Let a drain or note that should not happen have its chance.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert_eq!(bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)), Some(old_note));
+        }
+        let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("t");
+        let expected = if gives_back { 2002 } else { 2001 };
+        assert_eq!(stored.assignee_id, Some(expected), "AWAY_GIVES_BACK_TICKETS={setting}");
+        bot.stop().await.expect("clean stop");
+    }
+}
+
 /// DESIGN §5: a message the customer sends while the CRM is being asked
 /// waits for the ticket's topic; it never routes the ticket without the
 /// CRM's answer (or its deadline).
