@@ -138,7 +138,7 @@ impl Config {
             invalid("HTTP_ADDR", &http_raw, format!("{e}; expected host:port such as 127.0.0.1:8080"))
         })?;
 
-        let webhook_url = get("WEBHOOK_URL").map(|raw| parse_webhook_url(&raw)).transpose()?;
+        let webhook_url = get("WEBHOOK_URL").map(|raw| parse_webhook_url(&raw, &api_url)).transpose()?;
         let webhook_secret_token =
             get("WEBHOOK_SECRET_TOKEN").map(|raw| parse_secret_token(&raw)).transpose()?;
 
@@ -228,13 +228,35 @@ fn parse_http_url(var: &'static str, raw: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-fn parse_webhook_url(raw: &str) -> Result<Url, ConfigError> {
+/// Telegram's own servers deliver only to `https://` on ports 443, 80, 88
+/// and 8443; a self-hosted Bot API server (any other `TELOXIDE_API_URL`)
+/// delivers to `http://` and any port too.
+fn parse_webhook_url(raw: &str, api_url: &Url) -> Result<Url, ConfigError> {
     let url = parse_http_url("WEBHOOK_URL", raw)?;
+    if api_url.host_str() != Some(TELEGRAM_API_HOST) {
+        return Ok(url);
+    }
     if url.scheme() != "https" {
-        return Err(invalid("WEBHOOK_URL", raw, "Telegram only delivers webhooks to https:// URLs"));
+        return Err(invalid(
+            "WEBHOOK_URL",
+            raw,
+            "Telegram's servers only deliver webhooks to https:// URLs (a self-hosted Bot API server set in \
+             TELOXIDE_API_URL also takes http://)",
+        ));
+    }
+    let port = url.port_or_known_default().unwrap_or(443);
+    if ![443, 80, 88, 8443].contains(&port) {
+        return Err(invalid(
+            "WEBHOOK_URL",
+            raw,
+            format!("Telegram's servers only deliver webhooks to ports 443, 80, 88 and 8443, not {port}"),
+        ));
     }
     Ok(url)
 }
+
+/// The host of Telegram's own Bot API.
+const TELEGRAM_API_HOST: &str = "api.telegram.org";
 
 /// Telegram allows 1–256 characters `A-Z`, `a-z`, `0-9`, `_` and `-`.
 fn parse_secret_token(raw: &str) -> Result<String, ConfigError> {
@@ -444,6 +466,23 @@ mod tests {
             assert!(line.starts_with(var), "{var}={value:?} gave {line:?}");
             assert!(!line.contains('\n'), "one line: {line:?}");
         }
+    }
+
+    #[test]
+    fn webhook_urls_follow_the_bot_api_server() {
+        // Telegram's own servers: https on its four ports only.
+        assert!(config(&[("WEBHOOK_URL", "https://bot.example.com:8443/tg")]).is_ok());
+        for bad in ["http://bot.example.com/tg", "https://bot.example.com:9000/tg"] {
+            let line = error_line(&[("WEBHOOK_URL", bad)]);
+            assert!(line.starts_with("WEBHOOK_URL is invalid: Telegram's servers"), "{line}");
+        }
+        // A self-hosted Bot API server delivers to http and any port.
+        let own = config(&[
+            ("TELOXIDE_API_URL", "http://127.0.0.1:8081"),
+            ("WEBHOOK_URL", "http://10.0.0.5:9000/tg"),
+        ])
+        .expect("self-hosted");
+        assert_eq!(own.webhook_url.map(|u| u.to_string()), Some("http://10.0.0.5:9000/tg".to_owned()));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     clock::SharedClock,
+    group::SupportGroup,
     storage::Storage,
     telemetry::{self, names},
 };
@@ -44,6 +45,7 @@ pub struct WebhookRoute {
 #[derive(Clone)]
 struct AppState {
     storage: Storage,
+    group: SupportGroup,
     clock: SharedClock,
     metrics: Option<PrometheusHandle>,
     webhook: Option<Arc<WebhookRoute>>,
@@ -77,11 +79,17 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     storage: Storage,
     clock: SharedClock,
+    group: SupportGroup,
     webhook: Option<WebhookRoute>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let state =
-        AppState { storage, clock, metrics: telemetry::metrics_handle(), webhook: webhook.map(Arc::new) };
+    let state = AppState {
+        storage,
+        group,
+        clock,
+        metrics: telemetry::metrics_handle(),
+        webhook: webhook.map(Arc::new),
+    };
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "HTTP listener ready (/healthz, /metrics)");
     }
@@ -101,12 +109,16 @@ async fn healthz(State(state): State<AppState>) -> Response {
     let now = state.clock.now_ms();
     let api_age_s = (last_ok > 0).then(|| (now - last_ok).max(0) / 1000);
     let api_ok = api_age_s.is_some_and(|age| age <= API_STALE_AFTER.as_secs() as i64);
-    let healthy = database.is_ok() && api_ok;
+    let group_problem = state.group.problem();
+    let healthy = database.is_ok() && api_ok && group_problem.is_none();
     let body = json!({
         "status": if healthy { "ok" } else { "unhealthy" },
         "database": match &database { Ok(()) => "ok".to_owned(), Err(e) => e.to_string() },
         "database_backend": state.storage.backend_name(),
         "last_bot_api_success_seconds_ago": api_age_s,
+        "support_group": group_problem.unwrap_or_else(|| "ok".to_owned()),
+        "support_group_id": state.group.id().0,
+        "support_group_title": state.group.title(),
     });
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()

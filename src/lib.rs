@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod domain;
+pub mod group;
 pub mod http;
 pub mod i18n;
 pub mod intake;
@@ -78,6 +79,9 @@ pub async fn run_with(
         return Ok(());
     };
     tracing::info!(username = me.username(), id = me.user.id.0, "connected to the Bot API");
+    let group = group::SupportGroup::new(config.support_group);
+    group::check(&bot, &group, me.user.id).await;
+    log_summary(&config, &storage, &group);
     commands::register(&bot, &i18n, &config).await;
 
     let enrichment = match &config.routing_webhook_url {
@@ -118,6 +122,7 @@ pub async fn run_with(
         i18n.clone(),
         clock.clone(),
         routing,
+        group.clone(),
     );
     let deps = dptree::deps![
         bot.clone(),
@@ -127,7 +132,14 @@ pub async fn run_with(
         Arc::new(IntakeStore::new(storage.clone(), clock.clone()))
     ];
     let mut engine =
-        UpdateEngine::new(schema(config.support_group), deps, storage.clone(), clock.clone(), outbox.wake());
+        UpdateEngine::new(
+        schema(config.support_group),
+        config.support_group,
+        deps,
+        storage.clone(),
+        clock.clone(),
+        outbox.wake(),
+    );
     engine.replay_inbox().await.context("replaying the inbox")?;
 
     let sweeper = Sweeper::new(storage.clone(), i18n.clone(), clock.clone(), config.premium_override_after);
@@ -135,7 +147,7 @@ pub async fn run_with(
     // dropped, they stop with it (nothing outlives the bot).
     let mut background = JoinSet::new();
     background.spawn(routing::sweeper::run(sweeper, desk.clone(), config.sweep_interval, shutdown.clone()));
-    background.spawn(maintenance(desk.clone(), storage.clone(), clock.clone(), shutdown.clone()));
+    background.spawn(maintenance(desk.clone(), me.user.id, storage.clone(), clock.clone(), shutdown.clone()));
     background.spawn(checkpoints(storage.clone(), shutdown.clone()));
     // In a JoinSet of its own (dropping it aborts the worker, as for the
     // other background tasks), stopped last.
@@ -159,7 +171,7 @@ pub async fn run_with(
         }
         None => (None, None),
     };
-    let server = http::serve(listener, storage.clone(), clock.clone(), webhook, shutdown.clone());
+    let server = http::serve(listener, storage.clone(), clock.clone(), group.clone(), webhook, shutdown.clone());
     background.spawn(async move {
         if let Err(error) = server.await {
             tracing::error!(%error, "HTTP server failed");
@@ -212,6 +224,36 @@ pub async fn run_with(
     received.context("polling Telegram")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// One line that says how this instance runs, so an operator sees at once
+/// whether it is the set-up they meant (and a warning where it cannot work).
+fn log_summary(config: &Config, storage: &Storage, group: &group::SupportGroup) {
+    let mode = match &config.webhook_url {
+        Some(url) => format!("webhook at {url}"),
+        None => "long polling".to_owned(),
+    };
+    let crm = match &config.routing_webhook_url {
+        Some(url) => format!("configured ({})", url.host_str().unwrap_or("?")),
+        None => "not configured (routing by skills and load only)".to_owned(),
+    };
+    let group_state = group.problem().unwrap_or_else(|| "ready".to_owned());
+    tracing::info!(
+        mode = %mode,
+        database = storage.backend_name(),
+        group_id = config.support_group.0,
+        group_title = group.title().as_deref().unwrap_or("?"),
+        group = %group_state,
+        admins = config.admin_ids.len(),
+        crm = %crm,
+        "topicdesk started"
+    );
+    if config.admin_ids.is_empty() {
+        tracing::warn!(
+            "ADMIN_IDS is empty: nobody can add agents or skills; set ADMIN_IDS to your Telegram user id \
+             (message @userinfobot to learn it) and restart"
+        );
+    }
 }
 
 /// Registers the webhook with Telegram (retrying while it is unreachable).
@@ -278,12 +320,23 @@ async fn checkpoints(storage: Storage, shutdown: CancellationToken) {
 
 /// Periodic housekeeping: retry topic set-up that Telegram refused, hand
 /// out waiting tickets nobody drained, prune the inbox.
-async fn maintenance(desk: TicketDesk, storage: Storage, clock: SharedClock, shutdown: CancellationToken) {
+async fn maintenance(
+    desk: TicketDesk,
+    me: UserId,
+    storage: Storage,
+    clock: SharedClock,
+    shutdown: CancellationToken,
+) {
     let mut interval = tokio::time::interval(MAINTENANCE_INTERVAL);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = interval.tick() => {}
+        }
+        // A group that was wrong is checked again (an update saying it was
+        // fixed may never come, e.g. Topics turned on in its settings).
+        if let Err(error) = desk.recheck_group(me).await {
+            tracing::warn!(%error, "cannot tell the group it is ready again");
         }
         match desk.repair_topics().await {
             Ok(0) => {}

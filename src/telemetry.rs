@@ -6,7 +6,15 @@ use tracing_subscriber::{EnvFilter, fmt};
 /// are ignored), so tests can call it too.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
+    // Colours only on a terminal: log files and journald would show the
+    // escape codes raw.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Like [`init`], but through the test harness's capture, so passing tests

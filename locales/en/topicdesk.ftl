@@ -19,6 +19,7 @@ button-unreadable = Sorry, that did not work. Please tap the button again, or wr
 
 ## Customer, while a ticket is open
 ticket-opened = Ticket #{ $id } opened. Our team will answer right here; anything you send in this chat is added to your ticket.
+ticket-received = We have received your message and kept it safe. Our team will answer right here as soon as they can; anything you send in this chat is added to it.
 ticket-already-open = Your ticket #{ $id } is open: just write here and the team will see it.
 ticket-closed-for-customer = Ticket #{ $id } is closed. Thank you for contacting us! To ask something new, just write here.
 ticket-reopened-for-customer = Ticket #{ $id } has been reopened; the team will continue here.
@@ -69,6 +70,7 @@ relay-not-delivered = ⚠️ Not delivered to the customer: { $reason }
 relay-not-delivered-uncopyable = ⚠️ Not delivered: Telegram cannot copy this kind of message. Please send it another way.
 delivery-failed-topic = ⚠️ Ticket #{ $id }: Telegram refused to set up or post into its topic: { $reason }. Check that the bot is an admin with the “Manage topics” and “Pin messages” rights; topicdesk tries again every 30 seconds.
 delivery-held-topics = ⚠️ Ticket #{ $id } is waiting for its topic: the bot may not create or manage topics in this group. Make the bot an admin with the “Manage topics” right. Nothing is lost: the ticket and its messages follow as soon as the bot can.
+group-ready-again = ✅ topicdesk can work in this group again: it is an administrator with “Manage topics” and “Pin messages”. Tickets that waited for their topics are being set up now.
 edit-not-relayed-agent = ✏️ Edits are not passed on: the customer still sees the first version. Send the correction as a new message.
 message-unreadable-group = ⚠️ This message could not be read, so it was not passed on to the customer. Please send it again in another form.
 ticket-closed-by = ✅ Ticket #{ $id } closed by { $agent }. The customer has been notified.

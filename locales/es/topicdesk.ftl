@@ -18,6 +18,7 @@ button-unreadable = Lo sentimos, no funcionó. Pulsa el botón otra vez o escrí
 
 ## Customer, while a ticket is open
 ticket-opened = Ticket #{ $id } abierto. Nuestro equipo te responderá aquí mismo; todo lo que envíes en este chat se añade a tu ticket.
+ticket-received = Hemos recibido tu mensaje y lo hemos guardado. Nuestro equipo te responderá aquí mismo en cuanto pueda; todo lo que envíes en este chat se añade a él.
 ticket-already-open = Tu ticket #{ $id } está abierto: escribe aquí y el equipo lo verá.
 ticket-closed-for-customer = El ticket #{ $id } está cerrado. ¡Gracias por contactarnos! Si necesitas algo más, escribe aquí.
 ticket-reopened-for-customer = El ticket #{ $id } se ha reabierto; el equipo continuará aquí.
@@ -68,6 +69,7 @@ relay-not-delivered = ⚠️ No entregado al cliente: { $reason }
 relay-not-delivered-uncopyable = ⚠️ No entregado: Telegram no puede copiar este tipo de mensaje. Envíalo de otra forma.
 delivery-failed-topic = ⚠️ Ticket #{ $id }: Telegram no permitió crear su tema o escribir en él: { $reason }. Comprueba que el bot es administrador con los permisos «Gestionar temas» y «Fijar mensajes»; topicdesk lo reintenta cada 30 segundos.
 delivery-held-topics = ⚠️ El ticket #{ $id } espera su tema: el bot no puede crear ni gestionar temas en este grupo. Haz al bot administrador con el permiso «Gestionar temas». No se pierde nada: el ticket y sus mensajes llegarán en cuanto el bot pueda.
+group-ready-again = ✅ topicdesk puede volver a trabajar en este grupo: es administrador con «Gestionar temas» y «Fijar mensajes». Los tickets que esperaban su tema se están creando ahora.
 edit-not-relayed-agent = ✏️ Las ediciones no se envían: el cliente ve la primera versión. Envía la corrección como un mensaje nuevo.
 message-unreadable-group = ⚠️ No se pudo leer este mensaje, así que no se envió al cliente. Envíalo de nuevo de otra forma.
 ticket-closed-by = ✅ Ticket #{ $id } cerrado por { $agent }. Se ha avisado al cliente.

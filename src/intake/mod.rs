@@ -360,7 +360,10 @@ async fn confirm_and_route(
     ticket: Ticket,
     kept: &Kept,
 ) -> Result<(), HandlerError> {
-    let text = desk.i18n().t_args(lang, "ticket-opened", &[("id", ticket.id.0.into())]);
+    // No ticket promise while the support group cannot hold its topic: the
+    // message is kept, and the topic follows once an admin fixes the group.
+    let key = if desk.group().usable() { "ticket-opened" } else { "ticket-received" };
+    let text = desk.i18n().t_args(lang, key, &[("id", ticket.id.0.into())]);
     tell(desk, chat, text).await?;
     // The customer hears back at once; enrichment (up to its deadline) and
     // routing follow in this same lane, so their next messages queue behind

@@ -14,9 +14,9 @@
 //! Telegram only for as many updates as it has room for.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -58,7 +58,12 @@ const POLL_BACKOFF: Duration = Duration::from_secs(1);
 
 /// The update kinds topicdesk handles; Telegram filters the rest out.
 pub fn allowed_updates() -> Vec<AllowedUpdate> {
-    vec![AllowedUpdate::Message, AllowedUpdate::EditedMessage, AllowedUpdate::CallbackQuery]
+    vec![
+        AllowedUpdate::Message,
+        AllowedUpdate::EditedMessage,
+        AllowedUpdate::CallbackQuery,
+        AllowedUpdate::MyChatMember,
+    ]
 }
 
 /// Which lane an update is handled in: updates in one lane are handled one
@@ -110,6 +115,43 @@ pub struct UpdateEngine {
     /// Cancelled by [`UpdateEngine::drain`]: a lane waiting out a database
     /// outage leaves its updates in the inbox for the next start.
     stopping: CancellationToken,
+    strangers: Strangers,
+}
+
+/// Groups other than the support group that sent the bot something, each
+/// logged once so the operator can find a group's id (README, step 5).
+#[derive(Clone)]
+struct Strangers {
+    support_group: ChatId,
+    seen: Arc<Mutex<HashSet<i64>>>,
+}
+
+/// At most this many other groups are remembered (and logged).
+const MAX_STRANGERS: usize = 1024;
+
+impl Strangers {
+    /// Logs, once per chat, a group or channel topicdesk is not set up for.
+    fn note(&self, update: &Update) {
+        let Some(chat) = update.chat() else { return };
+        if chat.is_private() || chat.id == self.support_group {
+            return;
+        }
+        let first = {
+            let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            seen.len() < MAX_STRANGERS && seen.insert(chat.id.0)
+        };
+        if first {
+            let forum = crate::group::ChatShape::of(chat) == crate::group::ChatShape::Forum;
+            tracing::info!(
+                chat_id = chat.id.0,
+                title = chat.title().unwrap_or(""),
+                forum,
+                "a group topicdesk is not set up for wrote to the bot; if it is your support group, set \
+                 SUPPORT_GROUP_ID={} and restart",
+                chat.id.0
+            );
+        }
+    }
 }
 
 impl UpdateEngine {
@@ -117,6 +159,7 @@ impl UpdateEngine {
     /// `wake` is signalled when handled updates queued something to send.
     pub fn new(
         handler: UpdateHandler<HandlerError>,
+        support_group: ChatId,
         deps: DependencyMap,
         storage: Storage,
         clock: SharedClock,
@@ -142,6 +185,7 @@ impl UpdateEngine {
             lanes: HashMap::new(),
             tasks: JoinSet::new(),
             stopping: CancellationToken::new(),
+            strangers: Strangers { support_group, seen: Arc::default() },
         }
     }
 
@@ -193,6 +237,7 @@ impl UpdateEngine {
                 wake: self.wake.clone(),
                 pending: pending.clone(),
                 stopping: self.stopping.clone(),
+                strangers: self.strangers.clone(),
             };
             self.tasks.spawn(worker.run(receiver));
             Lane { sender, pending }
@@ -235,6 +280,7 @@ struct LaneWorker {
     wake: Arc<Notify>,
     pending: Arc<AtomicUsize>,
     stopping: CancellationToken,
+    strangers: Strangers,
 }
 
 /// How handling an update ended.
@@ -313,6 +359,7 @@ impl LaneWorker {
                 (Some(error.to_string()), "failed")
             }
             std::ops::ControlFlow::Continue(_) => {
+                self.strangers.note(&update);
                 tracing::debug!(update_id, kind, "update not handled (not for topicdesk)");
                 (None, "ignored")
             }

@@ -4,7 +4,7 @@
 use teloxide::{
     dispatching::{HandlerExt, UpdateFilterExt, UpdateHandler},
     prelude::*,
-    types::Me,
+    types::{ChatMemberUpdated, Me},
 };
 
 use super::{GROUP_LANG, RelayOutcome, TicketDesk};
@@ -46,7 +46,25 @@ pub fn branch() -> UpdateHandler<HandlerError> {
                 && (msg.forum_topic_closed().is_some() || msg.forum_topic_reopened().is_some())
         })
         .endpoint(topic_changed_by_hand);
-    dptree::entry().branch(messages).branch(edits).branch(topic_changes)
+    let membership = Update::filter_my_chat_member().endpoint(bot_membership_changed);
+    dptree::entry().branch(messages).branch(edits).branch(topic_changes).branch(membership)
+}
+
+/// The bot was promoted, demoted, removed or added back in the support
+/// group: its health follows at once (logged, shown by `/healthz`), and the
+/// team hears in General when the group can hold tickets again.
+async fn bot_membership_changed(desk: TicketDesk, update: ChatMemberUpdated) -> Result<(), HandlerError> {
+    use crate::group::{ChatShape, assess};
+    let group = desk.group();
+    group.set_title(update.chat.title().map(str::to_owned));
+    let change = group.record(None, assess(ChatShape::of(&update.chat), &update.new_chat_member.kind));
+    tracing::info!(
+        by = update.from.id.0,
+        status = ?update.new_chat_member.kind.status(),
+        "the bot's membership in the support group changed"
+    );
+    desk.group_changed(change).await?;
+    Ok(())
 }
 
 /// Someone closed or reopened a ticket's topic in Telegram: the same as

@@ -61,6 +61,7 @@ pub struct TicketDesk {
     i18n: Arc<I18n>,
     clock: SharedClock,
     routing: RoutingService,
+    group: crate::group::SupportGroup,
     /// When each kind of hold was last reported in General.
     hold_reports: Arc<std::sync::Mutex<std::collections::HashMap<crate::delivery::gate::Hold, i64>>>,
     /// Group members who were told once that only agents reach customers.
@@ -79,6 +80,7 @@ impl TicketDesk {
         i18n: Arc<I18n>,
         clock: SharedClock,
         routing: RoutingService,
+        group: crate::group::SupportGroup,
     ) -> Self {
         Self {
             bot,
@@ -89,6 +91,7 @@ impl TicketDesk {
             i18n,
             clock,
             routing,
+            group,
             hold_reports: Arc::default(),
             told_outsiders: Arc::default(),
         }
@@ -102,6 +105,31 @@ impl TicketDesk {
     /// The routing service.
     pub fn routing(&self) -> &RoutingService {
         &self.routing
+    }
+
+    /// The support group and what is known about its set-up.
+    pub fn group(&self) -> &crate::group::SupportGroup {
+        &self.group
+    }
+
+    /// Checks the support group again (two Bot API calls) while something is
+    /// wrong with it or it could not be checked; says so in General when it
+    /// can hold tickets again.
+    pub async fn recheck_group(&self, me: UserId) -> Result<(), StorageError> {
+        if matches!(self.group.health(), crate::group::Health::Ready) {
+            return Ok(());
+        }
+        let change = crate::group::check(&self.bot, &self.group, me).await;
+        self.group_changed(change).await
+    }
+
+    /// Tells the team in General that the group can hold tickets again.
+    pub async fn group_changed(&self, change: crate::group::Change) -> Result<(), StorageError> {
+        if change != crate::group::Change::Fixed {
+            return Ok(());
+        }
+        let text = self.i18n.t(GROUP_LANG, "group-ready-again");
+        self.tell_topic(None, None, text).await
     }
 
     /// The storage, for handlers that only read.
