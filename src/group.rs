@@ -16,7 +16,8 @@ use teloxide::{
     ApiError, RequestError,
     prelude::*,
     types::{
-        Chat, ChatFullInfo, ChatFullInfoKind, ChatFullInfoPublicKind, ChatKind, ChatMemberKind, PublicChatKind,
+        Chat, ChatFullInfo, ChatFullInfoKind, ChatFullInfoPublicKind, ChatKind, ChatMemberKind,
+        PublicChatKind,
     },
 };
 

@@ -131,8 +131,7 @@ pub async fn run_with(
         desk.clone(),
         Arc::new(IntakeStore::new(storage.clone(), clock.clone()))
     ];
-    let mut engine =
-        UpdateEngine::new(
+    let mut engine = UpdateEngine::new(
         schema(config.support_group),
         config.support_group,
         deps,
@@ -171,7 +170,8 @@ pub async fn run_with(
         }
         None => (None, None),
     };
-    let server = http::serve(listener, storage.clone(), clock.clone(), group.clone(), webhook, shutdown.clone());
+    let server =
+        http::serve(listener, storage.clone(), clock.clone(), group.clone(), webhook, shutdown.clone());
     background.spawn(async move {
         if let Err(error) = server.await {
             tracing::error!(%error, "HTTP server failed");
@@ -328,14 +328,18 @@ async fn maintenance(
     shutdown: CancellationToken,
 ) {
     let mut interval = tokio::time::interval(MAINTENANCE_INTERVAL);
+    let mut first = true;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = interval.tick() => {}
         }
         // A group that was wrong is checked again (an update saying it was
-        // fixed may never come, e.g. Topics turned on in its settings).
-        if let Err(error) = desk.recheck_group(me).await {
+        // fixed may never come, e.g. Topics turned on in its settings); the
+        // start has just checked it.
+        if !std::mem::take(&mut first)
+            && let Err(error) = desk.recheck_group(me).await
+        {
             tracing::warn!(%error, "cannot tell the group it is ready again");
         }
         match desk.repair_topics().await {

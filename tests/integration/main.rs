@@ -14,5 +14,6 @@ mod operations;
 mod premium_override;
 mod resilience;
 mod routing;
+mod setup;
 mod slice;
 mod storage;

@@ -63,8 +63,19 @@ impl TestBot {
 
     /// A bot on the given database.
     pub async fn start_on(db: TestDb, env: &[(&str, &str)]) -> TestBot {
-        topicdesk::telemetry::init_for_tests();
         let sim = BotApiSim::start().await;
+        Self::start_on_sim(sim, db, env).await
+    }
+
+    /// A bot on a fresh SQLite database, talking to `sim` as the test set
+    /// it up before the start (a group without rights, say).
+    pub async fn start_with_sim(sim: BotApiSim, env: &[(&str, &str)]) -> TestBot {
+        let db = TestDb::sqlite().await;
+        Self::start_on_sim(sim, db, env).await
+    }
+
+    async fn start_on_sim(sim: BotApiSim, db: TestDb, env: &[(&str, &str)]) -> TestBot {
+        topicdesk::telemetry::init_for_tests();
         let mut env: Vec<(String, String)> =
             env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         if !env.iter().any(|(k, _)| k == "HTTP_ADDR") {

@@ -60,6 +60,9 @@ pub const BOT_FIRST_NAME: &str = "TopicDesk Test Bot";
 pub const SUPPORT_GROUP_ID: i64 = -1001000000001;
 /// Title of [`SUPPORT_GROUP_ID`].
 pub const SUPPORT_GROUP_TITLE: &str = "Support";
+/// The user who owns the support group (the sender of `my_chat_member`
+/// updates when the bot's rights change).
+pub const GROUP_OWNER_ID: i64 = 77;
 /// A regular (non-forum) supergroup the bot is a member of.
 pub const OTHER_GROUP_ID: i64 = -1001000000002;
 /// Title of [`OTHER_GROUP_ID`].
@@ -750,44 +753,72 @@ impl BotApiSim {
 
     /// Grants or revokes the bot's `can_pin_messages` right in groups.
     pub fn set_can_pin(&self, can: bool) {
-        self.st().can_pin = can;
+        self.change_bot_membership(SUPPORT_GROUP_ID, |st| st.can_pin = can);
     }
 
     /// Grants or revokes the bot's `can_manage_topics` right.
     pub fn set_can_manage_topics(&self, can: bool) {
-        self.st().can_manage_topics = can;
+        self.change_bot_membership(SUPPORT_GROUP_ID, |st| st.can_manage_topics = can);
     }
 
     /// An admin demotes the bot to a plain member of the group: it loses
     /// "Manage topics" and "Pin messages" (it can still post in open topics).
     pub fn demote_bot(&self) {
-        let mut st = self.st();
-        st.bot_is_admin = false;
-        st.can_manage_topics = false;
-        st.can_pin = false;
+        self.change_bot_membership(SUPPORT_GROUP_ID, |st| {
+            st.bot_is_admin = false;
+            st.can_manage_topics = false;
+            st.can_pin = false;
+        });
     }
 
     /// An admin makes the bot an administrator with every right again.
     pub fn promote_bot(&self) {
-        let mut st = self.st();
-        st.bot_is_admin = true;
-        st.can_manage_topics = true;
-        st.can_pin = true;
+        self.change_bot_membership(SUPPORT_GROUP_ID, |st| {
+            st.bot_is_admin = true;
+            st.can_manage_topics = true;
+            st.can_pin = true;
+        });
     }
 
     /// An admin removes the bot from a group: every call in it is refused
     /// with `403 bot is not a member` until it is added back.
     pub fn remove_bot_from(&self, chat_id: i64) {
-        if let Some(chat) = self.st().chats.get_mut(&chat_id) {
-            chat.bot_left = true;
-        }
+        self.change_bot_membership(chat_id, |st| {
+            if let Some(chat) = st.chats.get_mut(&chat_id) {
+                chat.bot_left = true;
+            }
+        });
     }
 
     /// An admin adds the bot back to a group (with the rights it had).
     pub fn add_bot_back_to(&self, chat_id: i64) {
-        if let Some(chat) = self.st().chats.get_mut(&chat_id) {
-            chat.bot_left = false;
+        self.change_bot_membership(chat_id, |st| {
+            if let Some(chat) = st.chats.get_mut(&chat_id) {
+                chat.bot_left = false;
+            }
+        });
+    }
+
+    /// Applies `change` to the bot's membership in `chat_id` and, when what
+    /// `getChatMember` reports for the bot changed, delivers the
+    /// `my_chat_member` update Telegram sends for it (from the group's owner).
+    fn change_bot_membership(&self, chat_id: i64, change: impl FnOnce(&mut State)) {
+        let mut st = self.st();
+        let old = st.member_json(chat_id, BOT_ID).ok();
+        change(&mut st);
+        let new = st.member_json(chat_id, BOT_ID).ok();
+        let (Some(old), Some(new)) = (old, new) else { return };
+        if old == new {
+            return;
         }
+        let Some(chat) = st.chats.get(&chat_id).map(ChatState::to_json) else { return };
+        st.push_update(json!({"my_chat_member": {
+            "chat": chat,
+            "from": {"id": GROUP_OWNER_ID, "is_bot": false, "first_name": "Owner"},
+            "date": unix_now(),
+            "old_chat_member": old,
+            "new_chat_member": new,
+        }}));
     }
 
     /// Sets the status `getChatMember` reports for a user in a chat:

@@ -1,0 +1,133 @@
+//! An operator's set-up (issue 11): the support group is checked at start
+//! and kept current from `my_chat_member`; `/healthz` says what is wrong;
+//! customers are not promised a topic the group cannot hold.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{
+    bot::TestBot,
+    sim::{BotApiSim, OTHER_GROUP_ID, SUPPORT_GROUP_ID, SimUser},
+};
+
+async fn health(bot: &TestBot) -> (u16, Value) {
+    let response = reqwest::get(format!("{}/healthz", bot.http_url())).await.expect("healthz");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+/// Waits until `/healthz` answers `status`.
+async fn wait_for_health(bot: &TestBot, status: u16) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (now, body) = health(bot).await;
+        if now == status {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "healthz stayed {now}: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The customer's side of an intake, up to the answer to the description.
+async fn describe(bot: &TestBot, customer: &SimUser, description: &str) -> String {
+    let sim = &bot.sim;
+    let before = sim.messages_in(customer.id, None).len();
+    sim.private_command(customer, "/start");
+    let menu = bot.wait_for_customer_message(customer, before, |m| !m.callback_data().is_empty()).await;
+    let data = menu.callback_data().into_iter().find(|d| d.ends_with("/billing")).expect("billing button");
+    let before = sim.messages_in(customer.id, None).len();
+    sim.press_button(customer, menu.message_id, &data);
+    bot.wait_for_customer_message(customer, before, |_| true).await;
+    let before = sim.messages_in(customer.id, None).len();
+    sim.private_text(customer, description);
+    let answer = bot.wait_for_customer_message(customer, before, |_| true).await;
+    answer.body().unwrap_or_default().to_owned()
+}
+
+/// Waits until `/healthz` reports a support-group problem containing `text`.
+async fn wait_for_problem(bot: &TestBot, text: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = health(bot).await;
+        let problem = body["support_group"].as_str().unwrap_or_default().to_owned();
+        if status == 503 && problem.contains(text) {
+            return problem;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "healthz never said {text:?}: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn general_texts(sim: &BotApiSim) -> Vec<String> {
+    sim.messages_in(SUPPORT_GROUP_ID, None).iter().filter_map(|m| m.body().map(str::to_owned)).collect()
+}
+
+#[tokio::test]
+async fn a_bot_that_is_only_a_member_says_so_and_recovers_when_promoted() {
+    let sim = BotApiSim::start().await;
+    sim.demote_bot();
+    let mut bot = TestBot::start_with_sim(sim, &[]).await;
+    let body = wait_for_health(&bot, 503).await;
+    let problem = body["support_group"].as_str().unwrap_or_default();
+    assert!(problem.contains("only a member") && problem.contains("Manage topics"), "{body}");
+    assert_eq!(body["support_group_title"], "Support", "{body}");
+
+    // No ticket promise the group cannot keep; the message is kept.
+    let customer = SimUser::customer(1101, "Ola");
+    let answer = describe(&bot, &customer, "my invoice is wrong").await;
+    assert!(answer.contains("received your message") && !answer.contains('#'), "{answer}");
+
+    bot.sim.promote_bot();
+    wait_for_health(&bot, 200).await;
+    bot.sim
+        .wait_for(
+            |s| general_texts(s).iter().any(|t| t.contains("can work in this group again")),
+            Duration::from_secs(10),
+        )
+        .await;
+    // The ticket that waited gets its topic, with the customer's description.
+    bot.sim.wait_for(|s| s.topics().iter().any(|t| t.name.contains("Ola")), Duration::from_secs(20)).await;
+    // Later customers hear of their ticket again.
+    let later = describe(&bot, &SimUser::customer(1102, "Pia"), "a second problem").await;
+    assert!(later.starts_with("Ticket #"), "{later}");
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_bot_removed_later_is_noticed_and_welcomed_back() {
+    let mut bot = TestBot::start().await;
+    wait_for_health(&bot, 200).await;
+    bot.sim.remove_bot_from(SUPPORT_GROUP_ID);
+    wait_for_problem(&bot, "not a member").await;
+    bot.sim.set_can_pin(false);
+    bot.sim.add_bot_back_to(SUPPORT_GROUP_ID);
+    let problem = wait_for_problem(&bot, "lacks").await;
+    assert!(problem.contains("lacks \"Pin messages\"") && !problem.contains("Manage topics"), "{problem}");
+    bot.sim.set_can_pin(true);
+    wait_for_health(&bot, 200).await;
+    bot.sim
+        .wait_for(
+            |s| general_texts(s).iter().filter(|t| t.contains("can work in this group again")).count() == 1,
+            Duration::from_secs(10),
+        )
+        .await;
+    bot.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_wrong_group_id_or_a_group_without_topics_is_named() {
+    for (group, expected) in [
+        ("-1009999999999", "is not a chat this bot can see"),
+        (&*OTHER_GROUP_ID.to_string(), "turn on Topics"),
+    ] {
+        let mut bot = TestBot::start_with(&[("SUPPORT_GROUP_ID", group)]).await;
+        let body = wait_for_health(&bot, 503).await;
+        let problem = body["support_group"].as_str().unwrap_or_default();
+        assert!(problem.contains(expected) && problem.contains(group), "{group}: {body}");
+        assert_eq!(bot.sim.calls_to("getChat").len(), 1, "one getChat at start");
+        assert!(bot.sim.calls_to("getChatMember").len() <= 1, "at most one getChatMember at start");
+        bot.stop().await.expect("clean stop");
+    }
+}
