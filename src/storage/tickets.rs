@@ -548,65 +548,10 @@ impl Storage {
         if claims.is_empty() {
             return Ok(Vec::new());
         }
-        // PostgreSQL: lock the agents' rows first, in a fixed order (as the
-        // sweeper does). Under READ COMMITTED two assignments of different
-        // tickets would otherwise both count an agent's load before either
-        // commits, and both fit; with the lock the second waits, and its
-        // UPDATE (a new statement, a new snapshot) counts the first. SQLite
-        // has one writer: its transactions never overlap.
-        let lock_agent = match &self.backend {
-            Backend::Postgres(_) => Some("SELECT user_id FROM agents WHERE user_id = $1 FOR UPDATE"),
-            Backend::Sqlite(_) => None,
-        };
-        let mut agents: Vec<i64> = claims.iter().map(|c| c.assignment.agent_id).collect();
-        agents.sort_unstable();
-        agents.dedup();
-        let made = with_pool!(self, |pool| {
-            async {
-                let mut tx = pool.begin().await?;
-                if let Some(lock) = lock_agent {
-                    for agent in &agents {
-                        sqlx::query(lock).bind(agent).execute(&mut *tx).await?;
-                    }
-                }
-                let mut made = Vec::with_capacity(claims.len());
-                for claim in claims {
-                    let assignment = &claim.assignment;
-                    let done = sqlx::query(
-                        "UPDATE tickets SET assignee_id = $2, routing_rule = $3, routing_reason = $4, \
-                         assigned_at = $5, state_update_id = COALESCE($7, state_update_id), \
-                         override_due_at = CASE WHEN override_due_at IS NULL THEN NULL \
-                             ELSE COALESCE($8, override_due_at) END \
-                         WHERE id = $1 AND status = 'open' AND assignee_id IS NOT DISTINCT FROM $6 \
-                         AND (SELECT COUNT(*) FROM tickets o WHERE o.status = 'open' AND o.assignee_id = $2) \
-                             < (SELECT capacity FROM agents WHERE user_id = $2)",
-                    )
-                    .bind(claim.ticket.0)
-                    .bind(assignment.agent_id)
-                    .bind(assignment.rule)
-                    .bind(assignment.reason)
-                    .bind(assignment.now_ms)
-                    .bind(claim.expected)
-                    .bind(assignment.by_update)
-                    .bind(assignment.restart_override_at)
-                    .execute(&mut *tx)
-                    .await?;
-                    let ok = done.rows_affected() == 1;
-                    if ok {
-                        sqlx::query("UPDATE agents SET idle_since = $2 WHERE user_id = $1")
-                            .bind(assignment.agent_id)
-                            .bind(assignment.now_ms)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    made.push(ok);
-                }
-                tx.commit().await?;
-                Ok::<_, sqlx::Error>(made)
-            }
-            .await
-        })?;
-        Ok(made)
+        match &self.backend {
+            Backend::Postgres(pool) => Ok(assign_tickets_pg(pool, claims).await?),
+            Backend::Sqlite(pool) => Ok(assign_tickets_sqlite(pool, claims).await?),
+        }
     }
 
     /// Open tickets assigned to `agent_id` that no agent has answered yet,
@@ -695,4 +640,137 @@ impl Storage {
         })?;
         Ok(n)
     }
+}
+
+/// SQLite has one writer: its transactions never overlap, so each claim's
+/// capacity check in its UPDATE counts every earlier assignment.
+async fn assign_tickets_sqlite(
+    pool: &sqlx::SqlitePool,
+    claims: &[Claim<'_>],
+) -> Result<Vec<bool>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut made = Vec::with_capacity(claims.len());
+    for claim in claims {
+        let assignment = &claim.assignment;
+        let done = sqlx::query(
+            "UPDATE tickets SET assignee_id = $2, routing_rule = $3, routing_reason = $4, \
+             assigned_at = $5, state_update_id = COALESCE($7, state_update_id), \
+             override_due_at = CASE WHEN override_due_at IS NULL THEN NULL \
+                 ELSE COALESCE($8, override_due_at) END \
+             WHERE id = $1 AND status = 'open' AND assignee_id IS NOT DISTINCT FROM $6 \
+             AND (SELECT COUNT(*) FROM tickets o WHERE o.status = 'open' AND o.assignee_id = $2) \
+                 < (SELECT capacity FROM agents WHERE user_id = $2)",
+        )
+        .bind(claim.ticket.0)
+        .bind(assignment.agent_id)
+        .bind(assignment.rule)
+        .bind(assignment.reason)
+        .bind(assignment.now_ms)
+        .bind(claim.expected)
+        .bind(assignment.by_update)
+        .bind(assignment.restart_override_at)
+        .execute(&mut *tx)
+        .await?;
+        let ok = done.rows_affected() == 1;
+        if ok {
+            sqlx::query("UPDATE agents SET idle_since = $2 WHERE user_id = $1")
+                .bind(assignment.agent_id)
+                .bind(assignment.now_ms)
+                .execute(&mut *tx)
+                .await?;
+        }
+        made.push(ok);
+    }
+    tx.commit().await?;
+    Ok(made)
+}
+
+/// PostgreSQL, in four statements whatever the number of claims: lock the
+/// agents' rows in a fixed order (as the sweeper does: under READ COMMITTED
+/// two assignments of different tickets would otherwise both count an
+/// agent's load before either commits, and both fit), read their loads
+/// after the lock (a new statement sees what the lock's previous holder
+/// committed), decide which claims fit, then make them in one UPDATE that
+/// still checks each ticket's expected assignee.
+async fn assign_tickets_pg(pool: &sqlx::PgPool, claims: &[Claim<'_>]) -> Result<Vec<bool>, sqlx::Error> {
+    let mut agents: Vec<i64> = claims.iter().map(|c| c.assignment.agent_id).collect();
+    agents.sort_unstable();
+    agents.dedup();
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT user_id FROM agents WHERE user_id = ANY($1) ORDER BY user_id FOR UPDATE")
+        .bind(&agents)
+        .execute(&mut *tx)
+        .await?;
+    let rooms: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT a.user_id, a.capacity - (SELECT COUNT(*) FROM tickets t \
+             WHERE t.status = 'open' AND t.assignee_id = a.user_id) \
+         FROM agents a WHERE a.user_id = ANY($1)",
+    )
+    .bind(&agents)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut room: std::collections::HashMap<i64, i64> = rooms.into_iter().collect();
+    let fits: Vec<bool> = claims
+        .iter()
+        .map(|claim| match room.get_mut(&claim.assignment.agent_id) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        })
+        .collect();
+    let chosen: Vec<&Claim<'_>> =
+        claims.iter().zip(&fits).filter(|(_, fits)| **fits).map(|(c, _)| c).collect();
+    let mut made_ids = std::collections::HashSet::new();
+    if !chosen.is_empty() {
+        let column = |f: fn(&Claim<'_>) -> Option<i64>| chosen.iter().map(|c| f(c)).collect::<Vec<_>>();
+        let ids = column(|c| Some(c.ticket.0));
+        let agent_ids = column(|c| Some(c.assignment.agent_id));
+        let now = column(|c| Some(c.assignment.now_ms));
+        let expected = column(|c| c.expected);
+        let by_update = column(|c| c.assignment.by_update);
+        let restart = column(|c| c.assignment.restart_override_at);
+        let rules: Vec<&str> = chosen.iter().map(|c| c.assignment.rule).collect();
+        let reasons: Vec<&str> = chosen.iter().map(|c| c.assignment.reason).collect();
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "UPDATE tickets t SET assignee_id = v.agent, routing_rule = v.rule, routing_reason = v.reason, \
+             assigned_at = v.now, state_update_id = COALESCE(v.by_update, t.state_update_id), \
+             override_due_at = CASE WHEN t.override_due_at IS NULL THEN NULL \
+                 ELSE COALESCE(v.restart, t.override_due_at) END \
+             FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], \
+                 $7::BIGINT[], $8::BIGINT[]) AS v(id, agent, rule, reason, now, expected, by_update, restart) \
+             WHERE t.id = v.id AND t.status = 'open' AND t.assignee_id IS NOT DISTINCT FROM v.expected \
+             RETURNING t.id, v.agent, v.now",
+        )
+        .bind(&ids)
+        .bind(&agent_ids)
+        .bind(&rules)
+        .bind(&reasons)
+        .bind(&now)
+        .bind(&expected)
+        .bind(&by_update)
+        .bind(&restart)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut idle: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+        for (id, agent, at) in rows {
+            made_ids.insert(id);
+            let latest = idle.entry(agent).or_insert(at);
+            *latest = (*latest).max(at);
+        }
+        if !idle.is_empty() {
+            let (agents, times): (Vec<i64>, Vec<i64>) = idle.into_iter().unzip();
+            sqlx::query(
+                "UPDATE agents a SET idle_since = v.at FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS v(agent, at) \
+                 WHERE a.user_id = v.agent",
+            )
+            .bind(&agents)
+            .bind(&times)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(claims.iter().zip(fits).map(|(claim, fits)| fits && made_ids.contains(&claim.ticket.0)).collect())
 }
