@@ -98,17 +98,9 @@ pub async fn serve(
 
 async fn healthz(State(state): State<AppState>) -> Response {
     let database = state.storage.ping().await;
-    match state.storage.outbox_counts().await {
-        Ok(counts) => {
-            metrics::gauge!(names::OUTBOX_PENDING).set(counts.pending as f64);
-            metrics::gauge!(names::OUTBOX_FAILED).set(counts.failed as f64);
-        }
-        Err(error) => tracing::warn!(%error, "cannot read the outbox for /metrics"),
-    }
-    let last_ok = telemetry::last_bot_api_ok_ms();
-    let now = state.clock.now_ms();
-    let api_age_s = (last_ok > 0).then(|| (now - last_ok).max(0) / 1000);
-    let api_ok = api_age_s.is_some_and(|age| age <= API_STALE_AFTER.as_secs() as i64);
+    let api_age = telemetry::bot_api_age();
+    let api_age_s = api_age.map(|age| age.as_secs());
+    let api_ok = api_age.is_some_and(|age| age <= API_STALE_AFTER);
     let group_problem = state.group.problem();
     let healthy = database.is_ok() && api_ok && group_problem.is_none();
     let body = json!({
@@ -138,9 +130,15 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
         Ok(n) => metrics::gauge!(names::INBOX_PENDING).set(n as f64),
         Err(error) => tracing::warn!(%error, "cannot read the inbox for /metrics"),
     }
-    let last_ok = telemetry::last_bot_api_ok_ms();
-    if last_ok > 0 {
-        metrics::gauge!(names::LAST_API_SUCCESS).set(last_ok as f64 / 1000.0);
+    match state.storage.outbox_counts().await {
+        Ok(counts) => {
+            metrics::gauge!(names::OUTBOX_PENDING).set(counts.pending as f64);
+            metrics::gauge!(names::OUTBOX_FAILED).set(counts.failed as f64);
+        }
+        Err(error) => tracing::warn!(%error, "cannot read the outbox for /metrics"),
+    }
+    if let Some(at) = telemetry::bot_api_ok_unix_seconds() {
+        metrics::gauge!(names::LAST_API_SUCCESS).set(at);
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
 }

@@ -72,6 +72,10 @@ pub async fn run_with(
     let config = Arc::new(config);
     // Bind first: a taken port is an operator error worth stopping for.
     let listener = http::bind(config.http_addr).await?;
+    // The recorder first, so every metric from the first update on counts.
+    if telemetry::metrics_handle().is_none() {
+        tracing::warn!("another metrics recorder is installed: /metrics answers 503");
+    }
     let i18n = Arc::new(I18n::load().context("loading locales")?);
     let bot = build_bot(&config);
 

@@ -26,7 +26,7 @@ pub fn init_for_tests() {
 
 use std::sync::{
     OnceLock,
-    atomic::{AtomicI64, Ordering},
+    atomic::{AtomicU64, Ordering},
 };
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -50,7 +50,8 @@ pub mod names {
 }
 
 static METRICS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-static LAST_API_SUCCESS_MS: AtomicI64 = AtomicI64::new(0);
+/// Milliseconds after [`process_start`] of the last successful Bot API call, plus one.
+static LAST_API_SUCCESS: AtomicU64 = AtomicU64::new(0);
 
 /// Installs the Prometheus recorder once per process and returns its handle
 /// (`None` if another recorder was installed first, e.g. by an embedding app).
@@ -90,12 +91,35 @@ fn describe() {
     describe_gauge!(names::LAST_API_SUCCESS, "Unix time of the last successful Bot API call");
 }
 
-/// Notes a successful Bot API call (for `/healthz`).
-pub fn bot_api_ok(now_ms: i64) {
-    LAST_API_SUCCESS_MS.store(now_ms, Ordering::Relaxed);
+/// Notes a successful Bot API call (for `/healthz` and the metric).
+///
+/// One clock for both: a monotonic one, so a wall clock set back or forth
+/// (or a test's simulated clock) never makes the Bot API look stale.
+pub fn bot_api_ok() {
+    let since_start = u64::try_from(process_start().elapsed().as_millis()).unwrap_or(u64::MAX);
+    // +1: zero means "never".
+    LAST_API_SUCCESS.store(since_start.saturating_add(1), Ordering::Relaxed);
 }
 
-/// Unix ms of the last successful Bot API call, 0 if none yet.
-pub fn last_bot_api_ok_ms() -> i64 {
-    LAST_API_SUCCESS_MS.load(Ordering::Relaxed)
+/// How long ago the last successful Bot API call was, if there was one.
+pub fn bot_api_age() -> Option<std::time::Duration> {
+    let stored = LAST_API_SUCCESS.load(Ordering::Relaxed);
+    if stored == 0 {
+        return None;
+    }
+    let at = std::time::Duration::from_millis(stored - 1);
+    Some(process_start().elapsed().saturating_sub(at))
+}
+
+/// The unix time of the last successful Bot API call, in seconds (for the
+/// gauge), derived from its age.
+pub fn bot_api_ok_unix_seconds() -> Option<f64> {
+    let age = bot_api_age()?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(now.saturating_sub(age).as_secs_f64())
+}
+
+fn process_start() -> std::time::Instant {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    *START.get_or_init(std::time::Instant::now)
 }

@@ -20,6 +20,7 @@ button-unreadable = Sorry, that did not work. Please tap the button again, or wr
 ## Customer, while a ticket is open
 ticket-opened = Ticket #{ $id } opened. Our team will answer right here; anything you send in this chat is added to your ticket.
 ticket-received = We have received your message and kept it safe. Our team will answer right here as soon as they can; anything you send in this chat is added to it.
+team-command-in-private = { $command } is a support team command: send it in the support group “{ $group }”. Here you talk to the bot as a customer would.
 ticket-already-open = Your ticket #{ $id } is open: just write here and the team will see it.
 ticket-closed-for-customer = Ticket #{ $id } is closed. Thank you for contacting us! To ask something new, just write here.
 ticket-reopened-for-customer = Ticket #{ $id } has been reopened; the team will continue here.

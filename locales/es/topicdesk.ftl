@@ -19,6 +19,7 @@ button-unreadable = Lo sentimos, no funcionó. Pulsa el botón otra vez o escrí
 ## Customer, while a ticket is open
 ticket-opened = Ticket #{ $id } abierto. Nuestro equipo te responderá aquí mismo; todo lo que envíes en este chat se añade a tu ticket.
 ticket-received = Hemos recibido tu mensaje y lo hemos guardado. Nuestro equipo te responderá aquí mismo en cuanto pueda; todo lo que envíes en este chat se añade a él.
+team-command-in-private = { $command } es un comando del equipo de soporte: envíalo en el grupo de soporte «{ $group }». Aquí hablas con el bot como lo haría un cliente.
 ticket-already-open = Tu ticket #{ $id } está abierto: escribe aquí y el equipo lo verá.
 ticket-closed-for-customer = El ticket #{ $id } está cerrado. ¡Gracias por contactarnos! Si necesitas algo más, escribe aquí.
 ticket-reopened-for-customer = El ticket #{ $id } se ha reabierto; el equipo continuará aquí.

@@ -405,7 +405,7 @@ impl Courier {
             drop(permit);
             let error = match answer {
                 Ok(value) => {
-                    telemetry::bot_api_ok(chrono::Utc::now().timestamp_millis());
+                    telemetry::bot_api_ok();
                     if self.gates.answered(pass, what, None) {
                         tracing::info!(
                             call = what,

@@ -21,7 +21,11 @@ pub use crate::domain::intake::{Draft, IntakeState, Kept};
 use crate::{
     i18n::Lang,
     storage::{NewTicket, Ticket},
-    telegram::{callback::CallbackData, commands::CustomerCommand, schema::HandlerError},
+    telegram::{
+        callback::CallbackData,
+        commands::{CustomerCommand, GroupCommand},
+        schema::HandlerError,
+    },
     tickets::{TicketDesk, note::category_label},
 };
 
@@ -37,6 +41,14 @@ pub fn branch() -> UpdateHandler<HandlerError> {
     let messages = Update::filter_message()
         .filter(|msg: Message| crate::telegram::is_written_by_a_person(&msg))
         .branch(dptree::entry().filter_command::<CustomerCommand>().endpoint(customer_command))
+        .branch(
+            dptree::entry()
+                .filter_command::<GroupCommand>()
+                .filter_async(
+                    |desk: TicketDesk, msg: Message| async move { is_on_the_team(&desk, &msg).await },
+                )
+                .endpoint(team_command_in_private),
+        )
         .branch(case![IntakeState::ChoosingCategory { kept }].endpoint(choosing_message))
         .branch(case![IntakeState::Describing { category, kept }].endpoint(receive_description))
         .branch(dptree::endpoint(idle_message));
@@ -45,6 +57,37 @@ pub fn branch() -> UpdateHandler<HandlerError> {
         .branch(messages)
         .branch(Update::filter_callback_query().endpoint(button_pressed))
         .branch(Update::filter_edited_message().endpoint(edited_message))
+}
+
+/// Whether the sender is an agent or an admin (a storage error counts as
+/// no: their message is then a customer's, as before).
+async fn is_on_the_team(desk: &TicketDesk, msg: &Message) -> bool {
+    let Some(user) = msg.from.as_ref() else { return false };
+    if desk.config().is_admin(user.id) {
+        return true;
+    }
+    match desk.storage().agent(user.id.0 as i64).await {
+        Ok(agent) => agent.is_some(),
+        Err(error) => {
+            tracing::warn!(%error, user_id = user.id.0, "cannot tell whether a private command comes from an agent");
+            false
+        }
+    }
+}
+
+/// A support-group command sent to the bot in private by an agent or admin:
+/// a pointer to the group, not a customer's intake.
+async fn team_command_in_private(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    let lang = lang_of(msg.from.as_ref());
+    let command = msg.text().and_then(|t| t.split_whitespace().next()).unwrap_or_default();
+    let command = command.split('@').next().unwrap_or(command).to_owned();
+    let group = desk.group().title().unwrap_or_else(|| desk.config().support_group.0.to_string());
+    let text = desk.i18n().t_args(
+        lang,
+        "team-command-in-private",
+        &[("command", command.into()), ("group", group.into())],
+    );
+    tell(&desk, msg.chat.id, text).await
 }
 
 fn lang_of(user: Option<&User>) -> Lang {

@@ -702,9 +702,10 @@ async fn assign_tickets_pg(pool: &sqlx::PgPool, claims: &[Claim<'_>]) -> Result<
         .execute(&mut *tx)
         .await?;
     let rooms: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT a.user_id, a.capacity - (SELECT COUNT(*) FROM tickets t \
-             WHERE t.status = 'open' AND t.assignee_id = a.user_id) \
-         FROM agents a WHERE a.user_id = ANY($1)",
+        "SELECT a.user_id, a.capacity - COALESCE(l.n, 0) FROM agents a \
+         LEFT JOIN (SELECT assignee_id, COUNT(*) AS n FROM tickets \
+             WHERE status = 'open' AND assignee_id = ANY($1) GROUP BY assignee_id) l ON l.assignee_id = a.user_id \
+         WHERE a.user_id = ANY($1)",
     )
     .bind(&agents)
     .fetch_all(&mut *tx)

@@ -66,7 +66,7 @@ where
     loop {
         let error = match call().await {
             Ok(value) => {
-                telemetry::bot_api_ok(chrono::Utc::now().timestamp_millis());
+                telemetry::bot_api_ok();
                 return Ok(value);
             }
             Err(error) => error,

@@ -445,7 +445,7 @@ pub async fn poll(
         };
         let updates = match batch {
             Ok(updates) => {
-                crate::telemetry::bot_api_ok(clock.now_ms());
+                crate::telemetry::bot_api_ok();
                 updates
             }
             Err(error @ RequestError::Api(ApiError::InvalidToken)) => {

@@ -41,6 +41,9 @@ async fn metrics_are_scraped_in_prometheus_format() {
         "topicdesk_tickets_opened_total{tier=\"unknown\"}",
         "topicdesk_queue_length",
         "topicdesk_inbox_pending",
+        // Read from the database on every scrape, not only by /healthz.
+        "topicdesk_outbox_pending",
+        "topicdesk_outbox_failed",
         "topicdesk_last_bot_api_success_timestamp_seconds",
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");

@@ -16,12 +16,12 @@ use crate::support::{
 
 const ADMIN: i64 = 1;
 
-fn admin() -> SimUser {
+pub(crate) fn admin() -> SimUser {
     SimUser::operator(ADMIN, "Root")
 }
 
 /// Runs a command in General and waits for the bot's answer to it.
-async fn command(bot: &TestBot, user: &SimUser, text: &str) -> String {
+pub(crate) async fn command(bot: &TestBot, user: &SimUser, text: &str) -> String {
     let id = bot.sim.group_text(user, None, text);
     bot.sim
         .wait_for_message(SUPPORT_GROUP_ID, None, |m| m.reply_to_message_id == Some(id))

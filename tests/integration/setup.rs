@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{
-    bot::TestBot,
-    sim::{BotApiSim, OTHER_GROUP_ID, SUPPORT_GROUP_ID, SimUser},
+use crate::{
+    routing::{admin, command},
+    support::{
+        bot::TestBot,
+        sim::{BotApiSim, OTHER_GROUP_ID, SUPPORT_GROUP_ID, SUPPORT_GROUP_TITLE, SimUser},
+    },
 };
 
 async fn health(bot: &TestBot) -> (u16, Value) {
@@ -130,4 +133,38 @@ async fn a_wrong_group_id_or_a_group_without_topics_is_named() {
         assert!(bot.sim.calls_to("getChatMember").len() <= 1, "at most one getChatMember at start");
         bot.stop().await.expect("clean stop");
     }
+}
+
+/// An agent or admin who sends a support-group command to the bot in
+/// private gets a pointer to the group, not a customer's intake; a
+/// customer's words stay a customer's words.
+#[tokio::test]
+async fn support_commands_sent_in_private_point_to_the_group() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let root = admin();
+    assert!(command(&bot, &root, "/agent_add 2001 3").await.starts_with('✅'));
+    let alice = SimUser::operator(2001, "Alice");
+    for (who, text) in [(&root, "/agents"), (&alice, "/queue"), (&alice, "/available")] {
+        let before = bot.sim.messages_in(who.id, None).len();
+        bot.sim.private_command(who, text);
+        let answer = bot.wait_for_customer_message(who, before, |_| true).await;
+        let body = answer.body().unwrap_or_default();
+        assert!(body.contains(text) && body.contains(SUPPORT_GROUP_TITLE), "{text}: {body}");
+        assert!(answer.callback_data().is_empty(), "no intake menu: {body}");
+        let dialogue = bot.db.storage.dialogue(who.id).await.expect("q");
+        let dialogue = dialogue.unwrap_or_default();
+        assert!(!dialogue.contains("Choosing") && !dialogue.contains("Describing"), "no intake: {dialogue}");
+    }
+    let stats = bot.db.storage.queue_length().await.expect("q");
+    assert_eq!(stats, 0, "no ticket was opened");
+
+    let customer = SimUser::customer(1301, "Cy");
+    let before = bot.sim.messages_in(customer.id, None).len();
+    bot.sim.private_command(&customer, "/agents");
+    let answer = bot.wait_for_customer_message(&customer, before, |_| true).await;
+    assert!(
+        !answer.body().unwrap_or_default().contains(SUPPORT_GROUP_TITLE),
+        "a customer is not pointed away"
+    );
+    bot.stop().await.expect("clean stop");
 }
