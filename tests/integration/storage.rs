@@ -368,3 +368,41 @@ async fn assignments_are_atomic_respect_capacity_and_feed_the_queue() {
         db.destroy().await;
     }
 }
+
+/// The queries that run on every maintenance tick, every topic repair and
+/// every `/stats` use an index, not a scan of the whole table (SQLite's
+/// query plan; issue 11).
+#[tokio::test]
+async fn hot_queries_use_their_indexes() {
+    use sqlx::{Connection, Row};
+    let db = TestDb::sqlite().await;
+    let topicdesk::config::DatabaseUrl::Sqlite(url) = &db.url else { unreachable!("sqlite") };
+    let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+    let cases = [
+        (
+            "DELETE FROM inbox WHERE handled_at IS NOT NULL AND received_at < 1 AND (error IS NULL OR received_at < 2)",
+            "inbox_handled_by_age",
+        ),
+        ("SELECT id FROM outbox WHERE lane = 't:1' AND failed_at >= 5 LIMIT 1", "outbox_refused_by_lane"),
+        (
+            "SELECT id FROM outbox WHERE lane = 't:1' AND done_at IS NULL AND failed_at IS NULL LIMIT 1",
+            "outbox_pending_by_lane",
+        ),
+        (
+            "SELECT tier, created_at, first_response_at, closed_at FROM tickets WHERE created_at >= 5",
+            "tickets_by_created_at",
+        ),
+    ];
+    for (query, index) in cases {
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {query}")))
+            .fetch_all(&mut conn)
+            .await
+            .expect("explain")
+            .iter()
+            .map(|row| row.get::<String, _>("detail"))
+            .collect();
+        assert!(plan.iter().any(|step| step.contains(index)), "{query}: {plan:?}");
+    }
+    conn.close().await.ok();
+    db.destroy().await;
+}
