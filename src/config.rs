@@ -24,6 +24,9 @@ pub struct Config {
     pub support_group: ChatId,
     /// Users allowed admin commands (`ADMIN_IDS`).
     pub admin_ids: Vec<UserId>,
+    /// Language of notes, topic names and what the bot posts on its own in
+    /// the support group (`GROUP_LANGUAGE`); command replies follow the sender.
+    pub group_language: crate::i18n::Lang,
     /// Intake categories offered to customers and the skill each requires (`CATEGORIES`).
     pub categories: Vec<Category>,
     /// External enrichment endpoint (`ROUTING_WEBHOOK_URL`); `None` = no enrichment.
@@ -116,6 +119,14 @@ impl Config {
             None => Vec::new(),
         };
 
+        let group_language = match get("GROUP_LANGUAGE").as_deref() {
+            None => crate::i18n::Lang::En,
+            Some(raw) => crate::i18n::Lang::ALL
+                .into_iter()
+                .find(|l| l.code().eq_ignore_ascii_case(raw))
+                .ok_or_else(|| invalid("GROUP_LANGUAGE", raw, "expected en, ru or es"))?,
+        };
+
         let categories_raw = get("CATEGORIES").unwrap_or_else(|| DEFAULT_CATEGORIES.to_owned());
         let categories = parse_categories(&categories_raw)?;
 
@@ -156,6 +167,7 @@ impl Config {
             database_url,
             support_group,
             admin_ids,
+            group_language,
             categories,
             routing_webhook_url,
             routing_webhook_secret,
@@ -387,6 +399,7 @@ mod tests {
         assert_eq!(c.premium_override_after, Duration::from_secs(300));
         assert_eq!(c.sweep_interval, Duration::from_secs(15));
         assert!(!c.away_gives_back_tickets);
+        assert_eq!(c.group_language, crate::i18n::Lang::En);
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.webhook_url, None);
         assert_eq!(c.rate_limits, RateLimitMode::Telegram);
@@ -414,6 +427,7 @@ mod tests {
             ("PREMIUM_OVERRIDE_AFTER", "2m"),
             ("SWEEP_INTERVAL", "1s"),
             ("AWAY_GIVES_BACK_TICKETS", "true"),
+            ("GROUP_LANGUAGE", "RU"),
             ("HTTP_ADDR", "0.0.0.0:9000"),
             ("WEBHOOK_URL", "https://bot.example.com/tg"),
             ("WEBHOOK_SECRET_TOKEN", "abc_DEF-1"),
@@ -427,6 +441,7 @@ mod tests {
         assert_eq!(c.premium_override_after, Duration::from_secs(120));
         assert_eq!(c.sweep_interval, Duration::from_secs(1));
         assert!(c.away_gives_back_tickets);
+        assert_eq!(c.group_language, crate::i18n::Lang::Ru);
         assert_eq!(c.http_addr.port(), 9000);
         assert_eq!(c.webhook_secret_token.as_deref(), Some("abc_DEF-1"));
         assert_eq!(c.rate_limits, RateLimitMode::Off);
@@ -458,6 +473,7 @@ mod tests {
             ("WEBHOOK_SECRET_TOKEN", "has spaces"),
             ("RATE_LIMITS", "fast"),
             ("AWAY_GIVES_BACK_TICKETS", "yes"),
+            ("GROUP_LANGUAGE", "de"),
             ("CATEGORIES", "billing:billing,billing:general"),
             ("CATEGORIES", "Bad Name:general"),
         ];

@@ -107,7 +107,8 @@ pub async fn run_with(
         i18n.clone(),
         clock.clone(),
         config.premium_override_after,
-    );
+    )
+    .with_group_language(config.group_language);
     let outbox = Outbox::new(storage.clone(), clock.clone());
     let limits = match config.rate_limits {
         RateLimitMode::Telegram => Some(Limits::TELEGRAM),
@@ -145,7 +146,8 @@ pub async fn run_with(
     );
     engine.replay_inbox().await.context("replaying the inbox")?;
 
-    let sweeper = Sweeper::new(storage.clone(), i18n.clone(), clock.clone(), config.premium_override_after);
+    let sweeper = Sweeper::new(storage.clone(), i18n.clone(), clock.clone(), config.premium_override_after)
+        .with_group_language(config.group_language);
     // Background tasks live in a JoinSet owned here: if this future is
     // dropped, they stop with it (nothing outlives the bot).
     let mut background = JoinSet::new();

@@ -426,8 +426,7 @@ async fn take(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
         }
         None => {}
     }
-    let reason =
-        i18n.t_args(crate::tickets::GROUP_LANG, "reason-taken", &[("agent", agent.name.clone().into())]);
+    let reason = i18n.t_args(desk.group_lang(), "reason-taken", &[("agent", agent.name.clone().into())]);
     if !desk.routing().claim(&ticket, id, "take", &reason, update).await? {
         let text = i18n.t_args(lang, "take-at-capacity", &[("capacity", agent.capacity.into())]);
         return reply(&desk, &msg, text).await;
@@ -464,7 +463,7 @@ async fn reassign(desk: TicketDesk, msg: Message, args: String) -> Result<(), Ha
         return reply(&desk, &msg, text).await;
     }
     let reason = i18n.t_args(
-        crate::tickets::GROUP_LANG,
+        desk.group_lang(),
         "reason-reassigned",
         &[("admin", by.full_name().into()), ("agent", agent.name.clone().into())],
     );

@@ -77,6 +77,8 @@ pub struct RoutingService {
     i18n: Arc<I18n>,
     clock: SharedClock,
     premium_override_after: std::time::Duration,
+    /// The language routing reasons are written in (`GROUP_LANGUAGE`).
+    group_lang: crate::i18n::Lang,
 }
 
 /// How often a claim is retried when another router took the agent's last slot.
@@ -94,7 +96,21 @@ impl RoutingService {
         clock: SharedClock,
         premium_override_after: std::time::Duration,
     ) -> Self {
-        Self { storage, enrichment, policy, i18n, clock, premium_override_after }
+        Self {
+            storage,
+            enrichment,
+            policy,
+            i18n,
+            clock,
+            premium_override_after,
+            group_lang: crate::i18n::Lang::En,
+        }
+    }
+
+    /// Writes routing reasons in `lang` (the support group's language).
+    pub fn with_group_language(mut self, lang: crate::i18n::Lang) -> Self {
+        self.group_lang = lang;
+        self
     }
 
     /// Enriches a new ticket and assigns it (or queues it).
@@ -169,7 +185,7 @@ impl RoutingService {
             };
             let skill = SkillName::parse(&ticket.required_skill).map_err(|_| RoutingError::BadSkill(id.0))?;
             let decision = route(&skill, enrichment, &roster, &self.policy);
-            let reason = render_reason(&self.i18n, crate::tickets::GROUP_LANG, &decision);
+            let reason = render_reason(&self.i18n, self.group_lang, &decision);
             match decision.outcome {
                 Outcome::Queue => {
                     self.storage.set_ticket_queued(id, Rule::Queued.as_str(), &reason).await?;
@@ -210,7 +226,7 @@ impl RoutingService {
         })?;
         let skill = SkillName::parse(&ticket.required_skill).map_err(|_| RoutingError::BadSkill(id.0))?;
         let decision = route(&skill, enrichment, &[], &self.policy);
-        let reason = render_reason(&self.i18n, crate::tickets::GROUP_LANG, &decision);
+        let reason = render_reason(&self.i18n, self.group_lang, &decision);
         self.storage.set_ticket_queued(id, Rule::Queued.as_str(), &reason).await?;
         let ticket = self.storage.ticket(id).await?.unwrap_or(ticket);
         Ok(Routed { ticket, decision })
@@ -253,7 +269,7 @@ impl RoutingService {
                     agent.open_tickets += 1;
                     agent.idle_since_ms = now_ms;
                 }
-                let reason = render_reason(&self.i18n, crate::tickets::GROUP_LANG, &decision);
+                let reason = render_reason(&self.i18n, self.group_lang, &decision);
                 planned.push((ticket, decision, reason, agent_id));
             }
             if planned.is_empty() {

@@ -20,7 +20,7 @@ use crate::{
     i18n::I18n,
     storage::{OverridePlan, Storage, StorageError, Ticket},
     telemetry::names,
-    tickets::{GROUP_LANG, TicketDesk},
+    tickets::TicketDesk,
 };
 
 /// Overdue tickets handled per sweep; the rest wait for the next one.
@@ -41,6 +41,8 @@ pub struct Sweeper {
     i18n: Arc<I18n>,
     clock: SharedClock,
     override_after: Duration,
+    /// The language of the notes' reasons (`GROUP_LANGUAGE`).
+    group_lang: crate::i18n::Lang,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -50,7 +52,13 @@ fn millis(d: Duration) -> i64 {
 impl Sweeper {
     /// Builds the sweeper.
     pub fn new(storage: Storage, i18n: Arc<I18n>, clock: SharedClock, override_after: Duration) -> Self {
-        Self { storage, i18n, clock, override_after }
+        Self { storage, i18n, clock, override_after, group_lang: crate::i18n::Lang::En }
+    }
+
+    /// Writes the override's reasons in `lang` (the support group's language).
+    pub fn with_group_language(mut self, lang: crate::i18n::Lang) -> Self {
+        self.group_lang = lang;
+        self
     }
 
     /// One sweep: every overdue ticket this instance manages to claim is
@@ -117,7 +125,7 @@ impl Sweeper {
         let after = humantime::format_duration(self.override_after).to_string();
         let key = if since_assignment { "reason-override-since-assignment" } else { "reason-override" };
         let mut text = self.i18n.t_args(
-            GROUP_LANG,
+            self.group_lang,
             key,
             &[
                 ("after", after.into()),
@@ -132,7 +140,7 @@ impl Sweeper {
                 .map_or_else(|| previous.to_string(), |a| a.name.clone());
             text.push_str("; ");
             text.push_str(&self.i18n.t_args(
-                GROUP_LANG,
+                self.group_lang,
                 "reason-override-released",
                 &[("previous", name.into())],
             ));

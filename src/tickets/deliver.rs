@@ -9,7 +9,7 @@ use teloxide::{
     types::{InlineKeyboardMarkup, MessageId, ParseMode, ReplyParameters, Rgb, ThreadId},
 };
 
-use super::{GROUP_LANG, TicketDesk, note};
+use super::{TicketDesk, note};
 use crate::{
     delivery::{CallError, Cost, DeliveryError, Job, Turn, gate::Hold, worker::Delivered},
     domain::{TicketId, TicketStatus},
@@ -147,7 +147,7 @@ impl TicketDesk {
             }
             reported.insert(hold, now);
         }
-        let text = self.i18n.t_args(GROUP_LANG, "delivery-held-topics", &[("id", ticket_id.into())]);
+        let text = self.i18n.t_args(self.group_lang(), "delivery-held-topics", &[("id", ticket_id.into())]);
         if let Err(error) = self.outbox.text(self.config.support_group.0, None, None, text, None).await {
             tracing::warn!(ticket_id, %error, "cannot queue the notice about held messages");
         }
@@ -173,15 +173,16 @@ impl TicketDesk {
         };
         let pushed = match (job, refusal) {
             (Job::ToCustomer { message, .. }, Refusal::Unreachable) => {
-                let text = self.i18n.t(GROUP_LANG, "relay-not-delivered-blocked");
+                let text = self.i18n.t(self.group_lang(), "relay-not-delivered-blocked");
                 self.outbox.topic_text(&ticket, Some(*message), text).await
             }
             (Job::ToCustomer { message, .. }, Refusal::Uncopyable) => {
-                let text = self.i18n.t(GROUP_LANG, "relay-not-delivered-uncopyable");
+                let text = self.i18n.t(self.group_lang(), "relay-not-delivered-uncopyable");
                 self.outbox.topic_text(&ticket, Some(*message), text).await
             }
             (Job::ToCustomer { message, .. }, Refusal::Other) => {
-                let text = self.i18n.t_args(GROUP_LANG, "relay-not-delivered", &[("reason", detail.into())]);
+                let text =
+                    self.i18n.t_args(self.group_lang(), "relay-not-delivered", &[("reason", detail.into())]);
                 self.outbox.topic_text(&ticket, Some(*message), text).await
             }
             (Job::ToTopic { .. }, Refusal::Uncopyable) => {
@@ -202,7 +203,7 @@ impl TicketDesk {
                     Err(error) => tracing::warn!(ticket_id, %error, "cannot check earlier refusals"),
                 }
                 let args = [("id", ticket_id.into()), ("reason", detail.into())];
-                let text = self.i18n.t_args(GROUP_LANG, "delivery-failed-topic", &args);
+                let text = self.i18n.t_args(self.group_lang(), "delivery-failed-topic", &args);
                 self.outbox.text(self.config.support_group.0, None, None, text, None).await
             }
         };
@@ -264,7 +265,7 @@ impl TicketDesk {
         let thread = match ticket.thread_id {
             Some(thread) => thread,
             None => {
-                let name = note::topic_name(&self.i18n, GROUP_LANG, &ticket);
+                let name = note::topic_name(&self.i18n, self.group_lang(), &ticket);
                 let color = Rgb::from_u32(note::topic_color(ticket.tier));
                 let topic = self
                     .courier
@@ -293,7 +294,7 @@ impl TicketDesk {
             return Ok(ticket);
         }
         let assignee = self.assignee_name(&ticket).await;
-        let html = note::render_note(&self.i18n, GROUP_LANG, &ticket, assignee.as_deref());
+        let html = note::render_note(&self.i18n, self.group_lang(), &ticket, assignee.as_deref());
         let sent = self
             .courier
             .call("sendMessage", group.0, Cost::Message, turn, || {

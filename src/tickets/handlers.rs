@@ -7,7 +7,7 @@ use teloxide::{
     types::{ChatMemberUpdated, Me},
 };
 
-use super::{GROUP_LANG, RelayOutcome, TicketDesk};
+use super::{RelayOutcome, TicketDesk};
 use crate::{
     storage::ReopenOutcome,
     telegram::{
@@ -86,7 +86,8 @@ async fn topic_changed_by_hand(desk: TicketDesk, msg: Message) -> Result<(), Han
         return Ok(());
     }
     if let ReopenOutcome::CustomerHasOpenTicket(other) = desk.reopen(&ticket, by).await? {
-        let text = desk.i18n().t_args(GROUP_LANG, "ticket-reopen-conflict", &[("other", other.0.into())]);
+        let text =
+            desk.i18n().t_args(sender_lang(&msg), "ticket-reopen-conflict", &[("other", other.0.into())]);
         desk.tell_topic(Some(thread), None, text).await?;
     }
     Ok(())
@@ -122,13 +123,22 @@ fn command_target(msg: &Message, me: &Me) -> Option<bool> {
     })
 }
 
+/// The language of whoever sent `msg` (command replies follow the sender,
+/// DESIGN §14).
+fn sender_lang(msg: &Message) -> crate::i18n::Lang {
+    crate::i18n::Lang::from_code(msg.from.as_ref().and_then(|u| u.language_code.as_deref()))
+}
+
 async fn ignore() -> Result<(), HandlerError> {
     Ok(())
 }
 
 async fn unknown_command(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
-    let text =
-        desk.i18n().t_args(GROUP_LANG, "group-unknown-command", &[("commands", group_command_list().into())]);
+    let text = desk.i18n().t_args(
+        sender_lang(&msg),
+        "group-unknown-command",
+        &[("commands", group_command_list().into())],
+    );
     desk.tell_topic(topic_thread(&msg), Some(msg.id), text).await?;
     Ok(())
 }
@@ -136,9 +146,11 @@ async fn unknown_command(desk: TicketDesk, msg: Message) -> Result<(), HandlerEr
 async fn group_command(desk: TicketDesk, msg: Message, command: GroupCommand) -> Result<(), HandlerError> {
     let thread = topic_thread(&msg);
     let reply = match command {
-        GroupCommand::Help => {
-            Some(desk.i18n().t_args(GROUP_LANG, "group-help", &[("commands", group_command_list().into())]))
-        }
+        GroupCommand::Help => Some(desk.i18n().t_args(
+            sender_lang(&msg),
+            "group-help",
+            &[("commands", group_command_list().into())],
+        )),
         GroupCommand::Close => ticket_command(&desk, &msg, TicketAction::Close).await?,
         GroupCommand::Reopen => ticket_command(&desk, &msg, TicketAction::Reopen).await?,
         GroupCommand::Note(text) => ticket_command(&desk, &msg, TicketAction::Note(text)).await?,
@@ -166,6 +178,7 @@ async fn ticket_command(
     action: TicketAction,
 ) -> Result<Option<String>, HandlerError> {
     let i18n = desk.i18n();
+    let lang = sender_lang(msg);
     let thread = topic_thread(msg);
     let ticket = match thread {
         Some(t) => desk.storage().ticket_by_thread(t).await?,
@@ -173,12 +186,12 @@ async fn ticket_command(
     };
     let Some(ticket) = ticket else {
         let key = if thread.is_some() { "topic-not-a-ticket" } else { "command-needs-ticket-topic" };
-        return Ok(Some(i18n.t(GROUP_LANG, key)));
+        return Ok(Some(i18n.t(lang, key)));
     };
     let Some(by) = msg.from.as_ref() else { return Ok(None) };
     if !desk.is_staff(msg).await? {
         tracing::info!(ticket_id = ticket.id.0, user_id = by.id.0, "ticket command from a non-agent refused");
-        return Ok(Some(i18n.t_args(GROUP_LANG, "agent-only", &[("id", (by.id.0 as i64).into())])));
+        return Ok(Some(i18n.t_args(lang, "agent-only", &[("id", (by.id.0 as i64).into())])));
     }
     let id = ("id", ticket.id.0.into());
     let reply = match action {
@@ -186,20 +199,20 @@ async fn ticket_command(
             if desk.close(&ticket, by).await? {
                 return Ok(None);
             }
-            i18n.t_args(GROUP_LANG, "ticket-already-closed", &[id])
+            i18n.t_args(lang, "ticket-already-closed", &[id])
         }
         TicketAction::Reopen => match desk.reopen(&ticket, by).await? {
             ReopenOutcome::Reopened => return Ok(None),
-            ReopenOutcome::AlreadyOpen => i18n.t_args(GROUP_LANG, "ticket-already-open-group", &[id]),
+            ReopenOutcome::AlreadyOpen => i18n.t_args(lang, "ticket-already-open-group", &[id]),
             ReopenOutcome::CustomerHasOpenTicket(other) => {
-                i18n.t_args(GROUP_LANG, "ticket-reopen-conflict", &[("other", other.0.into())])
+                i18n.t_args(lang, "ticket-reopen-conflict", &[("other", other.0.into())])
             }
-            ReopenOutcome::NotFound => i18n.t(GROUP_LANG, "topic-not-a-ticket"),
+            ReopenOutcome::NotFound => i18n.t(lang, "topic-not-a-ticket"),
         },
-        TicketAction::Note(text) if text.trim().is_empty() => i18n.t(GROUP_LANG, "note-usage"),
+        TicketAction::Note(text) if text.trim().is_empty() => i18n.t(lang, "note-usage"),
         TicketAction::Note(_) => {
             tracing::info!(ticket_id = ticket.id.0, agent_id = by.id.0, "internal note");
-            i18n.t(GROUP_LANG, "note-recorded")
+            i18n.t(lang, "note-recorded")
         }
     };
     Ok(Some(reply))
@@ -224,7 +237,7 @@ async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerErro
             "message from a non-agent in a ticket topic; not relayed"
         );
         if desk.first_time_outsider(sender) {
-            let text = i18n.t_args(GROUP_LANG, "outsider-not-relayed", &[("id", user.into())]);
+            let text = i18n.t_args(sender_lang(&msg), "outsider-not-relayed", &[("id", user.into())]);
             desk.tell_topic(Some(thread), Some(msg.id), text).await?;
         }
         return Ok(());
@@ -232,7 +245,7 @@ async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerErro
     let notice = match desk.relay_from_agent(&ticket, &msg).await? {
         RelayOutcome::Queued => return Ok(()),
         RelayOutcome::TicketClosed => {
-            i18n.t_args(GROUP_LANG, "ticket-closed-no-relay", &[("id", ticket.id.0.into())])
+            i18n.t_args(sender_lang(&msg), "ticket-closed-no-relay", &[("id", ticket.id.0.into())])
         }
     };
     tracing::info!(ticket_id = ticket.id.0, "agent message not relayed: {notice}");
@@ -248,7 +261,7 @@ async fn agent_edit(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> 
     if desk.storage().ticket_by_thread(thread).await?.is_none() || !desk.is_staff(&msg).await? {
         return Ok(());
     }
-    let text = desk.i18n().t(GROUP_LANG, "edit-not-relayed-agent");
+    let text = desk.i18n().t(sender_lang(&msg), "edit-not-relayed-agent");
     desk.tell_topic(Some(thread), Some(msg.id), text).await?;
     Ok(())
 }
@@ -295,7 +308,11 @@ pub async fn unreadable_update(bot: Bot, desk: TicketDesk, update: Update) -> Re
                 .and_then(|m| m.get("message_thread_id"))
                 .and_then(serde_json::Value::as_i64)
                 .and_then(|t| i32::try_from(t).ok());
-            let text = desk.i18n().t(GROUP_LANG, "message-unreadable-group");
+            let lang = message
+                .and_then(|m| m.get("from"))
+                .and_then(|f| f.get("language_code"))
+                .and_then(serde_json::Value::as_str);
+            let text = desk.i18n().t(crate::i18n::Lang::from_code(lang), "message-unreadable-group");
             desk.tell_topic(thread, message_id.map(teloxide::types::MessageId), text).await?;
         }
         _ => {}

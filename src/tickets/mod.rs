@@ -47,9 +47,6 @@ pub enum RelayOutcome {
 /// to route it before the repair task does.
 const ROUTING_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Which language group-facing text (notes, topic names) is written in.
-pub const GROUP_LANG: Lang = Lang::En;
-
 /// The ticket service shared by all handlers.
 #[derive(Clone, Debug)]
 pub struct TicketDesk {
@@ -107,6 +104,12 @@ impl TicketDesk {
         &self.routing
     }
 
+    /// The language of notes, topic names and the bot's own posts in the
+    /// support group (`GROUP_LANGUAGE`).
+    pub fn group_lang(&self) -> Lang {
+        self.config.group_language
+    }
+
     /// The support group and what is known about its set-up.
     pub fn group(&self) -> &crate::group::SupportGroup {
         &self.group
@@ -128,7 +131,7 @@ impl TicketDesk {
         if change != crate::group::Change::Fixed {
             return Ok(());
         }
-        let text = self.i18n.t(GROUP_LANG, "group-ready-again");
+        let text = self.i18n.t(self.group_lang(), "group-ready-again");
         self.tell_topic(None, None, text).await
     }
 
@@ -253,7 +256,7 @@ impl TicketDesk {
             crate::routing::AgentStatus::Away => "reason-agent-away",
             _ => "reason-agent-offline",
         };
-        let reason = self.i18n.t_args(GROUP_LANG, key, &[("previous", agent_name.into())]);
+        let reason = self.i18n.t_args(self.group_lang(), key, &[("previous", agent_name.into())]);
         let ids: Vec<_> = tickets.iter().map(|t| t.id).collect();
         self.route_again(&ids, &reason).await?;
         tracing::info!(
@@ -382,7 +385,7 @@ impl TicketDesk {
         tracing::info!(ticket_id = ticket.id.0, agent_id = by.id.0, "ticket closed");
         self.tell_customer(ticket, "ticket-closed-for-customer").await?;
         let line = self.i18n.t_args(
-            GROUP_LANG,
+            Lang::from_code(by.language_code.as_deref()),
             "ticket-closed-by",
             &[("id", ticket.id.0.into()), ("agent", by.full_name().into())],
         );
@@ -406,7 +409,7 @@ impl TicketDesk {
         let job = Job::TopicState { ticket: ticket.id.0, open: true };
         self.outbox.push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job).await?;
         let line = self.i18n.t_args(
-            GROUP_LANG,
+            Lang::from_code(by.language_code.as_deref()),
             "ticket-reopened-by",
             &[("id", ticket.id.0.into()), ("agent", by.full_name().into())],
         );
@@ -437,7 +440,7 @@ impl TicketDesk {
         }
         let name = agent.map(|a| a.name).unwrap_or_else(|| previous.to_string());
         let reason = self.i18n.t_args(
-            GROUP_LANG,
+            self.group_lang(),
             "reason-reopened-previous-unavailable",
             &[("previous", name.into())],
         );

@@ -32,7 +32,7 @@ pub(crate) async fn command(bot: &TestBot, user: &SimUser, text: &str) -> String
 }
 
 /// Runs a command in a ticket topic and waits for its reply there.
-async fn topic_command(bot: &TestBot, user: &SimUser, thread: i32, text: &str) -> String {
+pub(crate) async fn topic_command(bot: &TestBot, user: &SimUser, thread: i32, text: &str) -> String {
     let id = bot.sim.group_text(user, Some(thread), text);
     bot.sim
         .wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.reply_to_message_id == Some(id))
@@ -75,7 +75,7 @@ async fn start_with_crm(crm: &FakeCrm, extra: &[(&str, &str)]) -> TestBot {
 }
 
 /// The pinned note as agents read it (plain text, entities stripped).
-fn note_text(bot: &TestBot, thread: i32) -> String {
+pub(crate) fn note_text(bot: &TestBot, thread: i32) -> String {
     let pinned = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("a pinned note");
     bot.sim.message(SUPPORT_GROUP_ID, pinned).and_then(|m| m.text).expect("the note has text")
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::{
-    routing::{admin, command},
+    routing::{admin, command, note_text, topic_command},
     support::{
         bot::TestBot,
         sim::{BotApiSim, OTHER_GROUP_ID, SUPPORT_GROUP_ID, SUPPORT_GROUP_TITLE, SimUser},
@@ -166,5 +166,39 @@ async fn support_commands_sent_in_private_point_to_the_group() {
         !answer.body().unwrap_or_default().contains(SUPPORT_GROUP_TITLE),
         "a customer is not pointed away"
     );
+    bot.stop().await.expect("clean stop");
+}
+
+/// DESIGN §14: notes and topic names in `GROUP_LANGUAGE`, every command
+/// reply (and the close line it causes) in the language of who sent it.
+#[tokio::test]
+async fn the_group_speaks_its_language_and_answers_each_agent_in_theirs() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1"), ("GROUP_LANGUAGE", "ru")]).await;
+    let root = admin();
+    for line in ["/agent_add 2001 3", "/skill_add 2001 billing:2"] {
+        assert!(command(&bot, &root, line).await.starts_with('✅'), "{line}");
+    }
+    let ana = SimUser::operator(2001, "Ana").lang("es");
+    let customer = SimUser::customer(1401, "Bea");
+    let (_, thread) = bot.open_ticket(&customer, "billing", "refund please").await;
+    let note = note_text(&bot, thread);
+    assert!(note.contains("Обращение #"), "the note is in the group's language: {note}");
+    let topic = bot.sim.topics().into_iter().find(|t| t.thread_id == thread).expect("topic");
+    assert!(!topic.name.contains("Billing"), "the topic name too: {}", topic.name);
+
+    let help = command(&bot, &ana, "/help").await;
+    assert!(help.starts_with("topicdesk: cada ticket"), "{help}");
+    let unknown = command(&bot, &ana, "/frobnicate").await;
+    assert!(unknown.starts_with("Comando desconocido"), "{unknown}");
+    let noted = topic_command(&bot, &ana, thread, "/note call her back").await;
+    assert!(noted.starts_with("📝 Nota interna"), "{noted}");
+    bot.sim.group_text(&ana, Some(thread), "/close");
+    bot.sim
+        .wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| {
+            m.body().is_some_and(|b| b.contains("cerrado por Ana"))
+        })
+        .await;
+    // The customer hears it in their own language.
+    bot.sim.wait_for_message(customer.id, None, |m| m.body().is_some_and(|b| b.contains("is closed"))).await;
     bot.stop().await.expect("clean stop");
 }
