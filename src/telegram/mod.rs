@@ -63,3 +63,32 @@ pub fn update_kind_name(update: &Update) -> &'static str {
         _ => "other",
     }
 }
+
+/// What Telegram said, in its own words ("Bad Request: message thread not
+/// found"), for texts people read: without the library's wrapping ("A
+/// Telegram's error: Unknown error: …").
+pub fn telegram_says(error: &teloxide::RequestError) -> String {
+    use teloxide::{ApiError, RequestError};
+    match error {
+        RequestError::Api(ApiError::Unknown(text)) => text.clone(),
+        RequestError::Api(known) => known.to_string(),
+        RequestError::RetryAfter(after) => format!("Too Many Requests: retry after {}s", after.seconds()),
+        RequestError::Network(error) => format!("Telegram could not be reached ({error})"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use teloxide::{ApiError, RequestError};
+
+    use super::telegram_says;
+
+    #[test]
+    fn telegram_is_quoted_in_its_own_words() {
+        let unknown = RequestError::Api(ApiError::Unknown("Bad Request: TOPIC_CLOSED".into()));
+        assert_eq!(telegram_says(&unknown), "Bad Request: TOPIC_CLOSED");
+        assert_eq!(telegram_says(&RequestError::Api(ApiError::ChatNotFound)), "Bad Request: chat not found");
+        assert!(!telegram_says(&unknown).contains("A Telegram's error"));
+    }
+}

@@ -116,11 +116,12 @@ impl TicketDesk {
         };
         match result {
             Ok(()) => Ok(Delivered::Done),
-            Err(DeliveryError::Call(CallError::Refused(error))) => {
-                Ok(Delivered::Refused { refusal: Refusal::of(&error), detail: error.to_string() })
-            }
+            Err(DeliveryError::Call(CallError::Refused(error))) => Ok(Delivered::Refused {
+                refusal: Refusal::of(&error),
+                detail: crate::telegram::telegram_says(&error),
+            }),
             Err(DeliveryError::Call(CallError::Held { hold, error })) => {
-                Ok(Delivered::Held { hold, detail: error.to_string() })
+                Ok(Delivered::Held { hold, detail: crate::telegram::telegram_says(&error) })
             }
             Err(other) => Err(other),
         }

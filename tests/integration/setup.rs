@@ -10,7 +10,7 @@ use crate::{
     routing::{admin, command, note_text, topic_command},
     support::{
         bot::TestBot,
-        sim::{BotApiSim, OTHER_GROUP_ID, SUPPORT_GROUP_ID, SUPPORT_GROUP_TITLE, SimUser},
+        sim::{BotApiSim, Fault, FaultRule, OTHER_GROUP_ID, SUPPORT_GROUP_ID, SUPPORT_GROUP_TITLE, SimUser},
     },
 };
 
@@ -200,5 +200,31 @@ async fn the_group_speaks_its_language_and_answers_each_agent_in_theirs() {
         .await;
     // The customer hears it in their own language.
     bot.sim.wait_for_message(customer.id, None, |m| m.body().is_some_and(|b| b.contains("is closed"))).await;
+    bot.stop().await.expect("clean stop");
+}
+
+/// A refusal reported in General quotes Telegram's own words and says what
+/// to check, not the library's wrapping ("A Telegram's error: Unknown
+/// error: …").
+#[tokio::test]
+async fn a_refused_topic_is_reported_in_telegrams_words() {
+    let sim = BotApiSim::start().await;
+    sim.fail_next(FaultRule::new(
+        "createForumTopic",
+        Fault::BadRequest("Bad Request: CHAT_NOT_MODIFIED".into()),
+    ));
+    let mut bot = TestBot::start_with_sim(sim, &[]).await;
+    let customer = SimUser::customer(1501, "Ivy");
+    describe(&bot, &customer, "where is my order").await;
+    bot.sim
+        .wait_for(
+            |s| general_texts(s).iter().any(|t| t.contains("Ticket #1") && t.contains("Telegram said")),
+            Duration::from_secs(10),
+        )
+        .await;
+    let warning = general_texts(&bot.sim).into_iter().find(|t| t.contains("Telegram said")).expect("warning");
+    assert!(warning.contains("“Bad Request: CHAT_NOT_MODIFIED”"), "{warning}");
+    assert!(!warning.contains("A Telegram's error") && !warning.contains("Unknown error"), "{warning}");
+    assert!(warning.contains("Manage topics"), "says what to check: {warning}");
     bot.stop().await.expect("clean stop");
 }
