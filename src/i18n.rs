@@ -213,12 +213,49 @@ mod tests {
             ("p90", "12m".into()),
             ("draft", "my order is late".into()),
             ("fields", "tier \"platinum\" (not premium, standard or basic)".into()),
+            ("needed", "billing, general".into()),
+            ("command", "/agents".into()),
+            ("group", "Support".into()),
+            ("username", "@alice".into()),
         ];
         for lang in Lang::ALL {
             for key in I18n::keys(lang) {
                 let text = i18n.t_args(lang, &key, &args);
                 assert!(!text.trim().is_empty(), "{lang:?} {key} is empty");
                 assert!(!text.contains('{') && !text.contains('}'), "{lang:?} {key}: {text}");
+            }
+        }
+    }
+
+    /// "1 tickets opened" reads wrong: every count is a Fluent plural.
+    #[test]
+    fn one_of_anything_is_singular_in_english() {
+        let i18n = I18n::load().expect("locales parse");
+        let ones: Vec<(&str, FluentValue<'_>)> = [
+            "count",
+            "days",
+            "opened",
+            "closed",
+            "overrides",
+            "capacity",
+            "load",
+            "orders",
+            "id",
+            "other",
+            "level",
+        ]
+        .into_iter()
+        .map(|name| (name, FluentValue::from(1)))
+        .collect();
+        let plurals = ["tickets", "days", "orders", "overrides", "agents", "messages"];
+        for key in I18n::keys(Lang::En) {
+            let text = i18n.t_args(Lang::En, &key, &ones);
+            for noun in plurals {
+                for form in [format!("1 {noun}"), format!("1 open {noun}"), format!("1 premium {noun}")] {
+                    let at = text.find(&form);
+                    let whole_number = at.is_some_and(|i| i == 0 || !text.as_bytes()[i - 1].is_ascii_digit());
+                    assert!(!whole_number, "{key}: {text}");
+                }
             }
         }
     }

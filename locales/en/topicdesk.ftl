@@ -146,20 +146,26 @@ command-already-done = ✅ Done: this command was carried out just before the bo
 agent-only = This is for agents. An admin can add you with /agent_add { $id }.
 outsider-not-relayed = Only agents and admins can answer customers: this message was not passed on (and later ones will not be either). An admin can add you with /agent_add { $id }.
 agent-default-name = Agent { $id }
-usage-agent-add = Usage: /agent_add <user id> [capacity], or reply to the person's message with /agent_add [capacity]. Capacity is 1–50 open tickets (default 5).
-usage-agent-remove = Usage: /agent_remove <user id>
-usage-skill-add = Usage: /skill_add <user id> <skill>[:level], e.g. /skill_add 12345 billing:3 (level 1–3, 3 = senior; default 1).
-usage-skill-remove = Usage: /skill_remove <user id> <skill>
-usage-reassign = Usage: /reassign <agent's user id>, in the ticket's topic.
+usage-agent-add = Usage: /agent_add <user id | @username> [capacity], or reply to the person's message with /agent_add [capacity]. Capacity is 1–50 open tickets (default 5).
+usage-agent-remove = Usage: /agent_remove <user id | @username>
+usage-skill-add = Usage: /skill_add <user id | @username> <skill>[:level], e.g. /skill_add 12345 billing:3 (level 1–3, 3 = senior; default 1).
+usage-skill-remove = Usage: /skill_remove <user id | @username> <skill>
+usage-reassign = Usage: /reassign <agent's user id | @username>, in the ticket's topic.
 agent-added = ✅ { $name } ({ $id }) is now an agent: capacity { $capacity }, available. Give skills with /skill_add { $id } <skill>[:level].
 agent-updated = ✅ { $name } ({ $id }): capacity set to { $capacity }.
-agent-removed = ✅ Agent { $id } removed. { $count ->
+agent-capacity-below-load = ⚠️ { $name } has { $load ->
+    [one] 1 open ticket
+   *[other] { $load } open tickets
+}, more than the new capacity { $capacity }: they keep them and get no new ones until they are under it.
+agent-removed = ✅ { $name } ({ $id }) is no longer an agent. { $count ->
     [0] They had no open tickets.
-    [one] Their { $count } open ticket went back to the queue.
+    [one] Their open ticket went back to the queue.
    *[other] Their { $count } open tickets went back to the queue.
 }
 agent-not-found = There is no agent { $id }. /agents lists them; /agent_add adds one.
+username-unknown = I don't know who { $username } is: Telegram does not tell bots whose a username is, and no agent was seen with it yet. Reply to one of their messages with the command, pick them from the mention list (so the mention carries them), or use their numeric id.
 skill-added = ✅ { $name } ({ $id }) now has { $skill }.
+skill-not-required = ⚠️ No category needs the skill “{ $skill }” (they need: { $needed }), so no ticket would ever be routed by it. A typo? To add it anyway, send: /skill_add { $id } { $skill } force
 skill-removed = ✅ { $name } ({ $id }) no longer has { $skill }.
 skill-not-held = { $name } ({ $id }) does not have the skill { $skill }.
 status-available = available
@@ -176,11 +182,15 @@ roster-no-skills = no skills yet
 queue-empty = The queue is empty: every open ticket has an agent.
 queue-title = Waiting for an agent ({ $count }):
 queue-line = • #{ $id } · { $tier } · { $category } · priority { $priority } · waiting { $wait }
+queue-more = …and { $count } more.
 tier-unknown = tier unknown
 ticket-not-open = Ticket #{ $id } is closed; /reopen it first.
 take-already-yours = Ticket #{ $id } is already yours.
 take-assigned-to-other = Ticket #{ $id } is assigned to { $name }. An admin can move it with /reassign.
-take-at-capacity = You are at your capacity ({ $capacity } open tickets). Close one first.
+take-at-capacity = You are at your capacity ({ $capacity ->
+    [one] 1 open ticket
+   *[other] { $capacity } open tickets
+}). Close one first.
 reassign-done = ✅ Ticket #{ $id } is assigned to { $name }.
 reassign-at-capacity = { $name } is at capacity; choose another agent or raise it with /agent_add.
 reason-taken = { $agent } took it with /take
@@ -198,7 +208,16 @@ reason-reopened-previous-unavailable = reopened while { $previous } cannot take 
 reason-agent-offline = { $previous } went offline before answering: routed again
 reason-agent-away = { $previous } went away before answering: routed again
 cmd-stats = Response times, escalations and load
-stats-title = Last { $days } days: { $opened } tickets opened, { $closed } closed, { $overrides } premium overrides.
+stats-title = Last { $days ->
+    [one] day
+   *[other] { $days } days
+}: { $opened ->
+    [one] 1 ticket
+   *[other] { $opened } tickets
+} opened, { $closed } closed, { $overrides ->
+    [one] 1 premium override
+   *[other] { $overrides } premium overrides
+}.
 stats-frt-line = First response, { $tier }: p50 { $p50 } · p90 { $p90 } ({ $count } answered)
 stats-frt-none = No first responses yet.
 stats-resolution = Resolution time: p50 { $p50 } · p90 { $p90 } ({ $count } closed)

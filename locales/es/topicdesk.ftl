@@ -145,20 +145,23 @@ command-already-done = ✅ Hecho: este comando se ejecutó justo antes de que el
 agent-only = Esto es para agentes. Un admin puede añadirte con /agent_add { $id }.
 outsider-not-relayed = Solo los agentes y administradores pueden responder a los clientes: este mensaje no se envió (ni se enviarán los siguientes). Un administrador puede añadirte con /agent_add { $id }.
 agent-default-name = Agente { $id }
-usage-agent-add = Uso: /agent_add <id de usuario> [capacidad], o responde a un mensaje de la persona con /agent_add [capacidad]. La capacidad es de 1 a 50 tickets abiertos (5 por defecto).
-usage-agent-remove = Uso: /agent_remove <id de usuario>
-usage-skill-add = Uso: /skill_add <id de usuario> <habilidad>[:nivel], p. ej. /skill_add 12345 billing:3 (nivel 1–3, 3 = sénior; 1 por defecto).
-usage-skill-remove = Uso: /skill_remove <id de usuario> <habilidad>
-usage-reassign = Uso: /reassign <id del agente>, en el tema del ticket.
+usage-agent-add = Uso: /agent_add <id de usuario | @username> [capacidad], o responde a un mensaje de la persona con /agent_add [capacidad]. La capacidad es de 1 a 50 tickets abiertos (5 por defecto).
+usage-agent-remove = Uso: /agent_remove <id de usuario | @username>
+usage-skill-add = Uso: /skill_add <id de usuario | @username> <habilidad>[:nivel], p. ej. /skill_add 12345 billing:3 (nivel 1–3, 3 = sénior; 1 por defecto).
+usage-skill-remove = Uso: /skill_remove <id de usuario | @username> <habilidad>
+usage-reassign = Uso: /reassign <id del agente | @username>, en el tema del ticket.
 agent-added = ✅ { $name } ({ $id }) ya es agente: capacidad { $capacity }, disponible. Añade habilidades con /skill_add { $id } <habilidad>[:nivel].
 agent-updated = ✅ { $name } ({ $id }): capacidad fijada en { $capacity }.
-agent-removed = ✅ Agente { $id } eliminado. { $count ->
+agent-capacity-below-load = ⚠️ { $name } tiene { $load } tickets abiertos, más que la nueva capacidad { $capacity }: los conserva y no recibe nuevos hasta bajar de ella.
+agent-removed = ✅ { $name } ({ $id }) ya no es agente. { $count ->
     [0] No tenía tickets abiertos.
-    [one] Su { $count } ticket abierto volvió a la cola.
+    [one] Su ticket abierto volvió a la cola.
    *[other] Sus { $count } tickets abiertos volvieron a la cola.
 }
 agent-not-found = No existe el agente { $id }. /agents los lista; /agent_add añade uno.
+username-unknown = No sé quién es { $username }: Telegram no dice a los bots de quién es un nombre de usuario y aún no he visto a ningún agente con él. Responde con el comando a uno de sus mensajes, elígelo de la lista de menciones o usa su id numérico.
 skill-added = ✅ { $name } ({ $id }) ahora tiene { $skill }.
+skill-not-required = ⚠️ Ninguna categoría necesita la habilidad «{ $skill }» (necesitan: { $needed }), así que ningún ticket se enrutaría por ella. ¿Una errata? Para añadirla igualmente, envía: /skill_add { $id } { $skill } force
 skill-removed = ✅ { $name } ({ $id }) ya no tiene { $skill }.
 skill-not-held = { $name } ({ $id }) no tiene la habilidad { $skill }.
 status-available = disponible
@@ -175,11 +178,15 @@ roster-no-skills = sin habilidades todavía
 queue-empty = La cola está vacía: cada ticket abierto tiene agente.
 queue-title = Esperando agente ({ $count }):
 queue-line = • #{ $id } · { $tier } · { $category } · prioridad { $priority } · esperando { $wait }
+queue-more = …y { $count } más.
 tier-unknown = nivel desconocido
 ticket-not-open = El ticket #{ $id } está cerrado; reábrelo primero con /reopen.
 take-already-yours = El ticket #{ $id } ya es tuyo.
 take-assigned-to-other = El ticket #{ $id } está asignado a { $name }. Un admin puede moverlo con /reassign.
-take-at-capacity = Estás al límite de tu capacidad ({ $capacity } tickets abiertos). Cierra uno primero.
+take-at-capacity = Estás al límite de tu capacidad ({ $capacity ->
+    [one] 1 ticket abierto
+   *[other] { $capacity } tickets abiertos
+}). Cierra uno primero.
 reassign-done = ✅ El ticket #{ $id } está asignado a { $name }.
 reassign-at-capacity = { $name } está al límite de capacidad; elige otro agente o súbela con /agent_add.
 reason-taken = { $agent } lo tomó con /take
@@ -197,7 +204,19 @@ reason-reopened-previous-unavailable = reabierto mientras { $previous } no puede
 reason-agent-offline = { $previous } se desconectó antes de responder: enrutado de nuevo
 reason-agent-away = { $previous } se ausentó antes de responder: enrutado de nuevo
 cmd-stats = Tiempos de respuesta, escalados y carga
-stats-title = Últimos { $days } días: { $opened } tickets abiertos, { $closed } cerrados, { $overrides } escalados premium.
+stats-title = { $days ->
+    [one] Último día
+   *[other] Últimos { $days } días
+}: { $opened ->
+    [one] 1 ticket abierto
+   *[other] { $opened } tickets abiertos
+}, { $closed ->
+    [one] 1 cerrado
+   *[other] { $closed } cerrados
+}, { $overrides ->
+    [one] 1 escalado premium
+   *[other] { $overrides } escalados premium
+}.
 stats-frt-line = Primera respuesta, { $tier }: p50 { $p50 } · p90 { $p90 } ({ $count } respondidos)
 stats-frt-none = Aún no hay primeras respuestas.
 stats-resolution = Tiempo de resolución: p50 { $p50 } · p90 { $p90 } ({ $count } cerrados)

@@ -154,21 +154,24 @@ command-already-done = ✅ Готово: эта команда была выпо
 agent-only = Это для агентов. Админ может добавить вас командой /agent_add { $id }.
 outsider-not-relayed = Отвечать клиентам могут только агенты и администраторы: это сообщение не передано (и следующие тоже не будут). Администратор может добавить вас командой /agent_add { $id }.
 agent-default-name = Агент { $id }
-usage-agent-add = Использование: /agent_add <id пользователя> [ёмкость] или ответом на сообщение человека: /agent_add [ёмкость]. Ёмкость — 1–50 открытых обращений (по умолчанию 5).
-usage-agent-remove = Использование: /agent_remove <id пользователя>
-usage-skill-add = Использование: /skill_add <id пользователя> <навык>[:уровень], например /skill_add 12345 billing:3 (уровень 1–3, 3 — старший; по умолчанию 1).
-usage-skill-remove = Использование: /skill_remove <id пользователя> <навык>
-usage-reassign = Использование: /reassign <id агента>, в теме обращения.
+usage-agent-add = Использование: /agent_add <id пользователя | @username> [ёмкость] или ответом на сообщение человека: /agent_add [ёмкость]. Ёмкость — 1–50 открытых обращений (по умолчанию 5).
+usage-agent-remove = Использование: /agent_remove <id пользователя | @username>
+usage-skill-add = Использование: /skill_add <id пользователя | @username> <навык>[:уровень], например /skill_add 12345 billing:3 (уровень 1–3, 3 — старший; по умолчанию 1).
+usage-skill-remove = Использование: /skill_remove <id пользователя | @username> <навык>
+usage-reassign = Использование: /reassign <id агента | @username>, в теме обращения.
 agent-added = ✅ { $name } ({ $id }) теперь агент: ёмкость { $capacity }, доступен. Навыки добавляются командой /skill_add { $id } <навык>[:уровень].
 agent-updated = ✅ { $name } ({ $id }): ёмкость теперь { $capacity }.
-agent-removed = ✅ Агент { $id } удалён. { $count ->
+agent-capacity-below-load = ⚠️ У { $name } открыто { $load }, это больше новой ёмкости { $capacity }: обращения остаются у агента, новых не будет, пока их не станет меньше.
+agent-removed = ✅ { $name } ({ $id }) больше не агент. { $count ->
     [0] Открытых обращений у него не было.
     [one] Его { $count } открытое обращение вернулось в очередь.
     [few] Его { $count } открытых обращения вернулись в очередь.
    *[other] Его { $count } открытых обращений вернулись в очередь.
 }
 agent-not-found = Агента { $id } нет. Список — /agents; добавить — /agent_add.
+username-unknown = Не знаю, кто такой { $username }: Telegram не сообщает ботам, чей это username, а агента с ним я ещё не видел. Ответьте командой на одно из их сообщений, выберите человека из списка упоминаний или укажите числовой id.
 skill-added = ✅ У { $name } ({ $id }) теперь есть навык { $skill }.
+skill-not-required = ⚠️ Навык «{ $skill }» не нужен ни одной категории (им нужны: { $needed }), поэтому по нему не будет назначено ни одно обращение. Опечатка? Чтобы всё равно добавить, отправьте: /skill_add { $id } { $skill } force
 skill-removed = ✅ У { $name } ({ $id }) больше нет навыка { $skill }.
 skill-not-held = У { $name } ({ $id }) нет навыка { $skill }.
 status-available = доступен
@@ -185,11 +188,16 @@ roster-no-skills = навыков пока нет
 queue-empty = Очередь пуста: у каждого открытого обращения есть агент.
 queue-title = Ждут агента ({ $count }):
 queue-line = • #{ $id } · { $tier } · { $category } · приоритет { $priority } · ждёт { $wait }
+queue-more = …и ещё { $count }.
 tier-unknown = уровень неизвестен
 ticket-not-open = Обращение #{ $id } закрыто; сначала откройте его снова командой /reopen.
 take-already-yours = Обращение #{ $id } уже ваше.
 take-assigned-to-other = Обращение #{ $id } назначено агенту { $name }. Админ может передать его командой /reassign.
-take-at-capacity = Вы на пределе ёмкости ({ $capacity } открытых обращений). Сначала закройте одно.
+take-at-capacity = Вы на пределе ёмкости ({ $capacity ->
+    [one] { $capacity } открытое обращение
+    [few] { $capacity } открытых обращения
+   *[other] { $capacity } открытых обращений
+}). Сначала закройте одно.
 reassign-done = ✅ Обращение #{ $id } назначено агенту { $name }.
 reassign-at-capacity = У { $name } нет свободной ёмкости; выберите другого агента или увеличьте её через /agent_add.
 reason-taken = { $agent } взял(а) обращение командой /take
@@ -209,7 +217,11 @@ reason-reopened-previous-unavailable = обращение открыто сно�
 reason-agent-offline = { $previous } ушёл офлайн, не ответив: маршрутизировано заново
 reason-agent-away = { $previous } отошёл, не ответив: маршрутизировано заново
 cmd-stats = Время ответа, эскалации и нагрузка
-stats-title = За последние { $days } дней: открыто { $opened }, закрыто { $closed }, премиум-эскалаций { $overrides }.
+stats-title = За { $days ->
+    [one] последний { $days } день
+    [few] последние { $days } дня
+   *[other] последние { $days } дней
+}: открыто { $opened }, закрыто { $closed }, премиум-эскалаций { $overrides }.
 stats-frt-line = Первый ответ, { $tier }: p50 { $p50 } · p90 { $p90 } (отвечено { $count })
 stats-frt-none = Первых ответов пока нет.
 stats-resolution = Время решения: p50 { $p50 } · p90 { $p90 } (закрыто { $count })

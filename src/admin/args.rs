@@ -48,12 +48,15 @@ pub fn single_user(args: &str, replied_user: Option<i64>) -> Result<i64, Usage> 
     }
 }
 
-/// `/skill_add <user id> <skill>[:level]`.
-pub fn skill_add(args: &str) -> Result<(i64, SkillLevel), Usage> {
-    match words(args).as_slice() {
-        [id, skill] => Ok((user_id(id)?, SkillLevel::parse(skill).map_err(|_| Usage)?)),
-        _ => Err(Usage),
-    }
+/// `/skill_add <user id> <skill>[:level] [force]`: `force` adds a skill no
+/// category needs (otherwise refused as a likely typo).
+pub fn skill_add(args: &str) -> Result<(i64, SkillLevel, bool), Usage> {
+    let (id, skill, force) = match words(args).as_slice() {
+        [id, skill] => (*id, *skill, false),
+        [id, skill, flag] if flag.eq_ignore_ascii_case("force") => (*id, *skill, true),
+        _ => return Err(Usage),
+    };
+    Ok((user_id(id)?, SkillLevel::parse(skill).map_err(|_| Usage)?, force))
 }
 
 /// `/skill_remove <user id> <skill>`.
@@ -85,9 +88,15 @@ mod tests {
 
     #[test]
     fn skills_parse_with_levels() {
-        let (id, skill) = skill_add("1001 billing:3").expect("valid");
+        let (id, skill, force) = skill_add("1001 billing:3").expect("valid");
+        assert!(!force);
+        assert_eq!(
+            skill_add("1001 biling:3 force").map(|(_, s, force)| (s.to_string(), force)),
+            Ok(("biling:3".into(), true))
+        );
+        assert_eq!(skill_add("1001 billing:3 please").map(|_| ()), Err(Usage));
         assert_eq!((id, skill.to_string()), (1001, "billing:3".to_owned()));
-        assert_eq!(skill_add("1001 billing").map(|(_, s)| s.level), Ok(1));
+        assert_eq!(skill_add("1001 billing").map(|(_, s, _)| s.level), Ok(1));
         for bad in ["1001", "billing:3", "1001 billing:4", "1001 bil ling", "x billing"] {
             assert_eq!(skill_add(bad).map(|_| ()), Err(Usage), "{bad:?}");
         }

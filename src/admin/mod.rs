@@ -14,7 +14,7 @@ use fluent_bundle::FluentValue;
 use teloxide::{
     dispatching::UpdateHandler,
     prelude::*,
-    types::{Message, User},
+    types::{Message, MessageEntityKind, User},
 };
 
 use crate::{
@@ -78,6 +78,33 @@ fn replied_user(msg: &Message) -> Option<i64> {
     replied.from.as_ref().filter(|u| !u.is_bot).map(|u| u.id.0 as i64)
 }
 
+/// The command's arguments with each person named by a mention written as
+/// their numeric id: a mention picked from Telegram's list (a text mention,
+/// which carries the user) or an `@username` an agent was last seen with.
+/// `None` when an `@username` is unknown (the admin is told how to name the
+/// person instead).
+async fn with_ids(desk: &TicketDesk, msg: &Message, args: &str) -> Result<Option<String>, HandlerError> {
+    let mut out = args.to_owned();
+    for entity in msg.parse_entities().unwrap_or_default() {
+        if let MessageEntityKind::TextMention { user } = entity.kind() {
+            out = out.replacen(entity.text(), &user.id.0.to_string(), 1);
+        }
+    }
+    let words: Vec<String> =
+        out.split_whitespace().filter(|w| w.len() > 1 && w.starts_with('@')).map(str::to_owned).collect();
+    for word in words {
+        match desk.storage().agent_by_username(&word[1..]).await? {
+            Some(id) => out = out.replacen(&word, &id.to_string(), 1),
+            None => {
+                let text = desk.i18n().t_args(lang(msg), "username-unknown", &[("username", word.into())]);
+                reply(desk, msg, text).await?;
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
 fn replied_name(msg: &Message, user: i64) -> Option<String> {
     let from = msg.reply_to_message()?.from.as_ref()?;
     (from.id.0 as i64 == user).then(|| from.full_name())
@@ -117,6 +144,7 @@ async fn drain(desk: &TicketDesk) {
 
 async fn agent_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), HandlerError> {
     let Some(by) = admin(&desk, &msg).await? else { return Ok(()) };
+    let Some(args) = with_ids(&desk, &msg, &args).await? else { return Ok(()) };
     let Ok((user, capacity)) = args::agent_add(&args, replied_user(&msg)) else {
         return reply_key(&desk, &msg, "usage-agent-add").await;
     };
@@ -130,16 +158,31 @@ async fn agent_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), H
         .unwrap_or_else(|| desk.i18n().t_args(lang(&msg), "agent-default-name", &[("id", user.into())]));
     let audit = audit(&desk, by.id.0 as i64, "agent_add", format!("capacity={capacity}"));
     let outcome = storage.upsert_agent(user, &name, capacity, desk.now_ms(), Some(&audit)).await?;
+    // Added by replying to their message: their @username is known now.
+    if let Some(from) = msg.reply_to_message().and_then(|m| m.from.as_ref()).filter(|u| u.id.0 as i64 == user)
+    {
+        desk.learn_agent_name(from).await?;
+    }
     tracing::info!(admin_id = by.id.0, agent_id = user, capacity, ?outcome, "agent added or updated");
     let key = match outcome {
         AgentUpsert::Added => "agent-added",
         AgentUpsert::Updated => "agent-updated",
     };
-    let text = desk.i18n().t_args(
+    let mut text = desk.i18n().t_args(
         lang(&msg),
         key,
-        &[("name", name.into()), ("id", user.into()), ("capacity", capacity.into())],
+        &[("name", name.clone().into()), ("id", user.into()), ("capacity", capacity.into())],
     );
+    // Lowering a capacity below the current load takes nothing away, but
+    // the admin should know why the agent gets no new tickets for a while.
+    if let Some(load) = existing.map(|a| a.open_tickets).filter(|load| *load > capacity) {
+        text.push('\n');
+        text.push_str(&desk.i18n().t_args(
+            lang(&msg),
+            "agent-capacity-below-load",
+            &[("name", name.into()), ("load", load.into()), ("capacity", capacity.into())],
+        ));
+    }
     reply(&desk, &msg, text).await?;
     drain(&desk).await;
     Ok(())
@@ -147,6 +190,7 @@ async fn agent_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), H
 
 async fn agent_remove(desk: TicketDesk, msg: Message, args: String) -> Result<(), HandlerError> {
     let Some(by) = admin(&desk, &msg).await? else { return Ok(()) };
+    let Some(args) = with_ids(&desk, &msg, &args).await? else { return Ok(()) };
     let Ok(user) = args::single_user(&args, replied_user(&msg)) else {
         return reply_key(&desk, &msg, "usage-agent-remove").await;
     };
@@ -154,15 +198,17 @@ async fn agent_remove(desk: TicketDesk, msg: Message, args: String) -> Result<()
         return Ok(());
     }
     let audit = audit(&desk, by.id.0 as i64, "agent_remove", String::new());
+    let name = desk.storage().agent(user).await?.map(|a| a.name);
     let Some(released) = desk.storage().remove_agent(user, Some(&audit)).await? else {
         let text = desk.i18n().t_args(lang(&msg), "agent-not-found", &[("id", user.into())]);
         return reply(&desk, &msg, text).await;
     };
     tracing::info!(admin_id = by.id.0, agent_id = user, released = released.len(), "agent removed");
+    let name = name.unwrap_or_else(|| user.to_string());
     let text = desk.i18n().t_args(
         lang(&msg),
         "agent-removed",
-        &[("id", user.into()), ("count", FluentValue::from(released.len()))],
+        &[("name", name.into()), ("id", user.into()), ("count", FluentValue::from(released.len()))],
     );
     reply(&desk, &msg, text).await?;
     drain(&desk).await;
@@ -171,9 +217,19 @@ async fn agent_remove(desk: TicketDesk, msg: Message, args: String) -> Result<()
 
 async fn skill_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), HandlerError> {
     let Some(by) = admin(&desk, &msg).await? else { return Ok(()) };
-    let Ok((user, skill)) = args::skill_add(&args) else {
+    let Some(args) = with_ids(&desk, &msg, &args).await? else { return Ok(()) };
+    let Ok((user, skill, force)) = args::skill_add(&args) else {
         return reply_key(&desk, &msg, "usage-skill-add").await;
     };
+    let needed = needed_skills(&desk);
+    if !force && !needed.iter().any(|n| n == skill.name.as_str()) {
+        let text = desk.i18n().t_args(
+            lang(&msg),
+            "skill-not-required",
+            &[("id", user.into()), ("skill", skill.to_string().into()), ("needed", needed.join(", ").into())],
+        );
+        return reply(&desk, &msg, text).await;
+    }
     if already_done(&desk, &msg).await? {
         return Ok(());
     }
@@ -193,8 +249,19 @@ async fn skill_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), H
     Ok(())
 }
 
+/// The skills routing can ask for: each category's, and the generalist pool.
+fn needed_skills(desk: &TicketDesk) -> Vec<String> {
+    let mut needed: Vec<String> =
+        desk.config().categories.iter().map(|c| c.skill().as_str().to_owned()).collect();
+    needed.push(crate::domain::GENERAL_SKILL.to_owned());
+    needed.sort();
+    needed.dedup();
+    needed
+}
+
 async fn skill_remove(desk: TicketDesk, msg: Message, args: String) -> Result<(), HandlerError> {
     let Some(by) = admin(&desk, &msg).await? else { return Ok(()) };
+    let Some(args) = with_ids(&desk, &msg, &args).await? else { return Ok(()) };
     let Ok((user, skill)) = args::skill_remove(&args) else {
         return reply_key(&desk, &msg, "usage-skill-remove").await;
     };
@@ -259,13 +326,15 @@ pub fn wait_label(waited_ms: i64) -> String {
 
 async fn queue(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
     let lang = lang(&msg);
-    let waiting = desk.storage().queue(30).await?;
+    let waiting = desk.storage().queue(QUEUE_SHOWN).await?;
     if waiting.is_empty() {
         return reply_key(&desk, &msg, "queue-empty").await;
     }
+    let total = desk.storage().queue_length().await?.max(waiting.len() as i64);
+    let more = total - waiting.len() as i64;
     let i18n = desk.i18n();
     let now = desk.now_ms();
-    let mut lines = vec![i18n.t_args(lang, "queue-title", &[("count", FluentValue::from(waiting.len()))])];
+    let mut lines = vec![i18n.t_args(lang, "queue-title", &[("count", total.into())])];
     for ticket in waiting {
         let tier = match ticket.tier {
             Some(tier) => tier_label(i18n, lang, tier),
@@ -283,8 +352,15 @@ async fn queue(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
             ],
         ));
     }
+    if more > 0 {
+        lines.push(i18n.t_args(lang, "queue-more", &[("count", more.into())]));
+    }
     reply(&desk, &msg, lines.join("\n")).await
 }
+
+/// How many waiting tickets `/queue` lists (a Telegram message holds about 30
+/// such lines comfortably); the rest are counted.
+const QUEUE_SHOWN: i64 = 30;
 
 /// The window `/stats` looks at.
 const STATS_DAYS: i64 = 30;
@@ -441,6 +517,7 @@ async fn reassign(desk: TicketDesk, msg: Message, args: String) -> Result<(), Ha
     let lang = lang(&msg);
     let i18n = desk.i18n();
     let Some(ticket) = ticket_of_topic(&desk, &msg).await? else { return Ok(()) };
+    let Some(args) = with_ids(&desk, &msg, &args).await? else { return Ok(()) };
     let Ok(target) = args::single_user(&args, replied_user(&msg)) else {
         return reply_key(&desk, &msg, "usage-reassign").await;
     };

@@ -334,6 +334,41 @@ impl Storage {
             .collect()
     }
 
+    /// Records an agent's name and @username as Telegram shows them now;
+    /// `true` if either changed (an agent added by id is "Agent 2001" until
+    /// then, and cannot be named by @username).
+    pub async fn set_agent_identity(
+        &self,
+        user_id: i64,
+        name: &str,
+        username: Option<&str>,
+    ) -> StorageResult<bool> {
+        let changed = with_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE agents SET display_name = $2, username = $3 WHERE user_id = $1 \
+                 AND (display_name <> $2 OR username IS DISTINCT FROM $3)",
+            )
+            .bind(user_id)
+            .bind(name)
+            .bind(username)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(changed == 1)
+    }
+
+    /// The agent last seen with this @username (without the `@`, any case).
+    pub async fn agent_by_username(&self, username: &str) -> StorageResult<Option<i64>> {
+        let row: Option<(i64,)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT user_id FROM agents WHERE LOWER(username) = LOWER($1) LIMIT 1")
+                .bind(username)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.map(|(id,)| id))
+    }
+
     /// Records who changed what (DESIGN: every roster change is logged).
     pub async fn audit(
         &self,

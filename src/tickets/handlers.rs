@@ -242,6 +242,9 @@ async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerErro
         }
         return Ok(());
     }
+    if let Some(user) = msg.from.as_ref() {
+        desk.learn_agent_name(user).await?;
+    }
     let notice = match desk.relay_from_agent(&ticket, &msg).await? {
         RelayOutcome::Queued => return Ok(()),
         RelayOutcome::TicketClosed => {

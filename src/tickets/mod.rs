@@ -47,6 +47,9 @@ pub enum RelayOutcome {
 /// to route it before the repair task does.
 const ROUTING_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// An agent's name and @username as last seen.
+type SeenAs = (String, Option<String>);
+
 /// The ticket service shared by all handlers.
 #[derive(Clone, Debug)]
 pub struct TicketDesk {
@@ -63,6 +66,9 @@ pub struct TicketDesk {
     hold_reports: Arc<std::sync::Mutex<std::collections::HashMap<crate::delivery::gate::Hold, i64>>>,
     /// Group members who were told once that only agents reach customers.
     told_outsiders: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
+    /// The name and @username each agent was last seen with (written when
+    /// they change).
+    agent_names: Arc<std::sync::Mutex<std::collections::HashMap<i64, SeenAs>>>,
 }
 
 impl TicketDesk {
@@ -91,6 +97,7 @@ impl TicketDesk {
             group,
             hold_reports: Arc::default(),
             told_outsiders: Arc::default(),
+            agent_names: Arc::default(),
         }
     }
 
@@ -133,6 +140,30 @@ impl TicketDesk {
         }
         let text = self.i18n.t(self.group_lang(), "group-ready-again");
         self.tell_topic(None, None, text).await
+    }
+
+    /// Learns an agent's name from their own message in the group, so the
+    /// roster and notes show it rather than "Agent 2001"; written only when
+    /// it changed since this instance last saw it.
+    pub async fn learn_agent_name(&self, user: &User) -> Result<(), StorageError> {
+        let id = user.id.0 as i64;
+        let seen = (user.full_name(), user.username.clone());
+        let known = {
+            let names = self.agent_names.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            names.get(&id) == Some(&seen)
+        };
+        if known {
+            return Ok(());
+        }
+        if self.storage.set_agent_identity(id, &seen.0, seen.1.as_deref()).await? {
+            tracing::info!(agent_id = id, "agent's name learned from their message");
+        }
+        let mut names = self.agent_names.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if names.len() >= 10_000 {
+            names.clear();
+        }
+        names.insert(id, seen);
+        Ok(())
     }
 
     /// The storage, for handlers that only read.

@@ -228,3 +228,62 @@ async fn a_refused_topic_is_reported_in_telegrams_words() {
     assert!(warning.contains("Manage topics"), "says what to check: {warning}");
     bot.stop().await.expect("clean stop");
 }
+
+/// Replies that read right (issue 11): names rather than ids, the agent's
+/// name learned from their own words, the queue's real size, a likely typo
+/// in a skill caught, `@username` accepted, a capacity below the load said.
+#[tokio::test]
+async fn roster_replies_name_people_and_say_what_they_do() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let root = admin();
+    assert!(command(&bot, &root, "/agent_add 2001 3").await.contains("Agent 2001"));
+    assert!(command(&bot, &root, "/skill_add 2001 billing:2").await.starts_with('✅'));
+    // The name (and @username) come from the agent's own message.
+    let alice = SimUser::operator(2001, "Alice").username("alice_support");
+    let customer = SimUser::customer(1601, "Dan");
+    let (_, thread) = bot.open_ticket(&customer, "billing", "double charge").await;
+    let answer = bot.sim.group_text(&alice, Some(thread), "Looking at it now");
+    bot.sim.wait_for_message(customer.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, answer))).await;
+    let roster = command(&bot, &root, "/agents").await;
+    assert!(roster.contains("Alice (2001)") && !roster.contains("Agent 2001"), "{roster}");
+
+    // A skill no category needs is a likely typo: refused unless forced.
+    let typo = command(&bot, &root, "/skill_add @alice_support biling:3").await;
+    assert!(typo.contains("No category needs") && typo.contains("force"), "{typo}");
+    assert!(!command(&bot, &root, "/agents").await.contains("biling"));
+    let forced = command(&bot, &root, "/skill_add @alice_support biling:3 force").await;
+    assert!(forced.starts_with("✅ Alice"), "{forced}");
+    let unknown = command(&bot, &root, "/agent_remove @nobody_here").await;
+    assert!(unknown.contains("@nobody_here") && unknown.contains("numeric id"), "{unknown}");
+
+    // Lowering the capacity below the load is said, not silent.
+    bot.open_ticket(&SimUser::customer(1602, "Eve"), "billing", "refund").await;
+    let lowered = command(&bot, &root, "/agent_add 2001 1").await;
+    assert!(lowered.contains("has 2 open tickets, more than the new capacity 1"), "{lowered}");
+
+    // The queue counts every waiting ticket, and says how many are not listed.
+    for n in 0..33 {
+        let ticket = topicdesk::storage::NewTicket {
+            customer_id: 50_000 + n,
+            customer_chat_id: 50_000 + n,
+            customer_name: format!("Waiting {n}"),
+            customer_username: None,
+            language: "en".into(),
+            category: "technical".into(),
+            required_skill: "technical".into(),
+            description: "help".into(),
+            description_message_id: 1,
+            description_has_media: false,
+            created_at_ms: 1_700_000_000_000 + n,
+        };
+        bot.db.storage.create_ticket(&ticket).await.expect("ticket");
+    }
+    let queue = command(&bot, &root, "/queue").await;
+    assert!(queue.starts_with("Waiting for an agent (33)"), "{queue}");
+    assert!(queue.trim_end().ends_with("…and 3 more."), "{queue}");
+
+    // Removing names the person.
+    let removed = command(&bot, &root, "/agent_remove @alice_support").await;
+    assert!(removed.starts_with("✅ Alice (2001) is no longer an agent"), "{removed}");
+    bot.stop().await.expect("clean stop");
+}
