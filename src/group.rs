@@ -291,10 +291,11 @@ impl SupportGroup {
     }
 }
 
-/// Checks the group with two Bot API calls (`getChat`, then `getChatMember`
-/// of the bot) and records the result.
+/// Checks the group with two Bot API calls made at once (`getChat` and
+/// `getChatMember` of the bot: one round trip) and records the result.
 pub async fn check(bot: &Bot, group: &SupportGroup, me: UserId) -> Change {
-    let chat = match bot.get_chat(group.id()).await {
+    let (chat, member) = tokio::join!(bot.get_chat(group.id()), bot.get_chat_member(group.id(), me));
+    let chat = match chat {
         Ok(chat) => chat,
         Err(error) => return record_refusal(group, error),
     };
@@ -303,7 +304,7 @@ pub async fn check(bot: &Bot, group: &SupportGroup, me: UserId) -> Change {
     if shape != ChatShape::Forum {
         return group.record(title, assess(shape, &ChatMemberKind::Left));
     }
-    match bot.get_chat_member(group.id(), me).await {
+    match member {
         Ok(member) => group.record(title, assess(shape, &member.kind)),
         Err(error) => {
             group.set_title(title);

@@ -86,7 +86,6 @@ pub async fn run_with(
     let group = group::SupportGroup::new(config.support_group);
     group::check(&bot, &group, me.user.id).await;
     log_summary(&config, &storage, &group);
-    commands::register(&bot, &i18n, &config).await;
 
     let enrichment = match &config.routing_webhook_url {
         Some(url) => Some(Arc::new(
@@ -151,6 +150,12 @@ pub async fn run_with(
     // Background tasks live in a JoinSet owned here: if this future is
     // dropped, they stop with it (nothing outlives the bot).
     let mut background = JoinSet::new();
+    // The command menus are cosmetic: registered beside the first poll, not
+    // before it (six calls, one per scope and language).
+    {
+        let (bot, i18n, config) = (bot.clone(), i18n.clone(), config.clone());
+        background.spawn(async move { commands::register(&bot, &i18n, &config).await });
+    }
     background.spawn(routing::sweeper::run(sweeper, desk.clone(), config.sweep_interval, shutdown.clone()));
     background.spawn(maintenance(desk.clone(), me.user.id, storage.clone(), clock.clone(), shutdown.clone()));
     background.spawn(checkpoints(storage.clone(), shutdown.clone()));

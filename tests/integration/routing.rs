@@ -373,7 +373,10 @@ async fn admin_commands_are_refused_to_others_and_explain_their_usage() {
     assert!(stats.contains("No first responses yet."), "{stats}");
     assert!(stats.contains("• Agent 1001: 0/3 open · available"), "{stats}");
     let removed = command(&bot, &root, "/agent_remove 1001").await;
-    assert!(removed.starts_with("✅ Agent 1001 (1001) is no longer an agent. They had no open tickets."), "{removed}");
+    assert!(
+        removed.starts_with("✅ Agent 1001 (1001) is no longer an agent. They had no open tickets."),
+        "{removed}"
+    );
     let audit = bot.db.storage.audit_entries(10).await.expect("q");
     let actions: Vec<_> = audit.iter().map(|(_, actor, action, _, _)| (*actor, action.as_str())).collect();
     assert_eq!(actions, vec![(1, "agent_remove"), (1, "skill_add"), (1, "agent_add")]);

@@ -141,6 +141,8 @@ async fn a_ticket_goes_from_intake_to_topic_and_both_ways() {
 #[tokio::test]
 async fn commands_are_registered_per_scope_and_language() {
     let mut bot = TestBot::start().await;
+    // Registered beside the first poll, not before it.
+    bot.sim.wait_for(|s| s.calls_to("setMyCommands").len() >= 6, Duration::from_secs(10)).await;
     let lists = bot.sim.commands();
     let rendered = format!("{lists:?}");
     for command in ["start", "cancel", "help", "close", "reopen", "note"] {
