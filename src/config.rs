@@ -52,13 +52,40 @@ pub struct Config {
     pub rate_limits: RateLimitMode,
 }
 
-/// Which database backend to use and how to reach it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    /// An embedded SQLite file, created if missing.
-    Sqlite(String),
-    /// A PostgreSQL server (needed for several instances on one database).
-    Postgres(String),
+pub use crate::storage::DatabaseUrl;
+
+/// At most `count` sends in any `per`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub count: u32,
+    pub per: Duration,
+}
+
+impl Window {
+    /// `count` per `per`.
+    pub const fn new(count: u32, per: Duration) -> Self {
+        Self { count, per }
+    }
+}
+
+/// The three limits Telegram applies to sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// All chats together.
+    pub global: Window,
+    /// One chat (private or group).
+    pub per_chat: Window,
+    /// One group chat, over a longer window.
+    pub per_group: Window,
+}
+
+impl Limits {
+    /// Telegram's documented limits (Bot API FAQ).
+    pub const TELEGRAM: Limits = Limits {
+        global: Window::new(30, Duration::from_secs(1)),
+        per_chat: Window::new(1, Duration::from_secs(1)),
+        per_group: Window::new(20, Duration::from_secs(60)),
+    };
 }
 
 /// Whether the bot limits its own sending rate before Telegram has to.
@@ -67,7 +94,7 @@ pub enum RateLimitMode {
     /// Stay under Telegram's documented limits.
     Telegram,
     /// Other limits, set in code (tests, benchmarks): not an env value.
-    Custom(crate::delivery::Limits),
+    Custom(Limits),
     /// No proactive limiting; `429 retry_after` is still honoured.
     Off,
 }
@@ -296,20 +323,9 @@ fn parse_database_url(raw: Option<&str>) -> Result<DatabaseUrl, ConfigError> {
     } else {
         Err(invalid(
             "DATABASE_URL",
-            &redact_password(raw),
+            &crate::storage::redact_password(raw),
             "expected sqlite://PATH or postgres://USER@HOST/DB",
         ))
-    }
-}
-
-/// Keeps a password in a database URL out of error messages and logs.
-pub fn redact_password(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => raw.to_owned(),
     }
 }
 

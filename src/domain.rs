@@ -3,6 +3,7 @@
 //! Each type parses its input once (`parse`) and is valid afterwards, so
 //! handlers and storage never re-check strings.
 
+pub mod agent;
 pub mod intake;
 
 use std::fmt;
@@ -192,6 +193,15 @@ impl TicketStatus {
             _ => None,
         }
     }
+}
+
+/// One ticket's timings, as read for statistics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timing {
+    pub tier: Option<Tier>,
+    pub created_ms: i64,
+    pub first_response_ms: Option<i64>,
+    pub closed_ms: Option<i64>,
 }
 
 #[cfg(test)]

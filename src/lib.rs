@@ -29,14 +29,13 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     clock::{SharedClock, SystemClock},
     config::{Config, RateLimitMode},
-    delivery::{Courier, Limiter, Limits, Outbox},
+    delivery::{Courier, Limiter, Limits, Outbox, retry::with_retry},
     i18n::I18n,
     intake::IntakeStore,
     routing::{RoutingPolicy, enrichment::EnrichmentClient, service::RoutingService, sweeper::Sweeper},
     storage::Storage,
     telegram::{
         build_bot, commands,
-        retry::with_retry,
         runtime::{MAX_IN_FLIGHT, UpdateEngine, allowed_updates, feed, poll},
         schema::schema,
     },

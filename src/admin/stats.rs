@@ -3,14 +3,7 @@
 
 use crate::domain::Tier;
 
-/// One ticket's timings, as read for statistics.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Timing {
-    pub tier: Option<Tier>,
-    pub created_ms: i64,
-    pub first_response_ms: Option<i64>,
-    pub closed_ms: Option<i64>,
-}
+pub use crate::domain::Timing;
 
 /// Percentiles of a set of durations (ms).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

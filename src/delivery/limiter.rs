@@ -24,39 +24,7 @@ use tokio::{
     time::Instant,
 };
 
-/// At most `count` sends in any `per`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
-    pub count: u32,
-    pub per: Duration,
-}
-
-impl Window {
-    /// `count` per `per`.
-    pub const fn new(count: u32, per: Duration) -> Self {
-        Self { count, per }
-    }
-}
-
-/// The three limits Telegram applies to sending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// All chats together.
-    pub global: Window,
-    /// One chat (private or group).
-    pub per_chat: Window,
-    /// One group chat, over a longer window.
-    pub per_group: Window,
-}
-
-impl Limits {
-    /// Telegram's documented limits (Bot API FAQ).
-    pub const TELEGRAM: Limits = Limits {
-        global: Window::new(30, Duration::from_secs(1)),
-        per_chat: Window::new(1, Duration::from_secs(1)),
-        per_group: Window::new(20, Duration::from_secs(60)),
-    };
-}
+pub use crate::config::{Limits, Window};
 
 /// Safety margin added to each window: our grant precedes Telegram's
 /// arrival time by a network hop, and hops vary.

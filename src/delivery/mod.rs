@@ -19,6 +19,7 @@
 pub mod batch;
 pub mod gate;
 pub mod limiter;
+pub mod retry;
 pub mod worker;
 
 use std::{
@@ -37,9 +38,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     clock::SharedClock,
+    delivery::retry::{error_code, is_transient},
     domain::Tier,
     storage::{DialogueChange, NewOutboxRow, QueuedRow, Storage, StorageResult, Ticket},
-    telegram::retry::{error_code, is_transient},
     telemetry::{self, names},
 };
 pub use limiter::{Cost, Limiter, Limits};

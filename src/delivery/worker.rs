@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::{CallError, Job, Outbox, batch::Batcher};
 use crate::{
     clock::SharedClock,
-    config::DatabaseUrl,
+    storage::DatabaseUrl,
     storage::{FinishedJob, OutboxRow, Storage},
     telemetry::names,
     tickets::TicketDesk,

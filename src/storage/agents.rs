@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use super::{Storage, StorageError, StorageResult, with_pool};
-use crate::{
-    domain::{SkillLevel, SkillName},
-    routing::{AgentSnapshot, AgentStatus},
+use crate::domain::{
+    SkillLevel, SkillName,
+    agent::{AgentSnapshot, AgentStatus},
 };
 
 /// Who made a roster change, for the audit log. Written in the same

@@ -7,7 +7,7 @@ use super::{
     tickets::TicketRow,
     with_pool,
 };
-use crate::{domain::TicketId, routing::AgentSnapshot};
+use crate::domain::{TicketId, agent::AgentSnapshot};
 
 /// A re-assignment by the premium override, as recorded.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]

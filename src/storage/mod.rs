@@ -32,8 +32,6 @@ pub use outbox::{
 };
 pub use tickets::{Assignment, Claim, NewTicket, ReopenOutcome, Ticket};
 
-use crate::config::{DatabaseUrl, redact_password};
-
 /// Errors of the storage layer. The cause is kept for logs; users only ever
 /// see a generic localised apology.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +50,26 @@ pub enum StorageError {
 
 /// Shorthand for storage results.
 pub type StorageResult<T> = Result<T, StorageError>;
+
+/// Which database backend to use and how to reach it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// An embedded SQLite file, created if missing.
+    Sqlite(String),
+    /// A PostgreSQL server (needed for several instances on one database).
+    Postgres(String),
+}
+
+/// Keeps a password in a database URL out of error messages and logs.
+pub fn redact_password(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
 
 #[derive(Clone, Debug)]
 enum Backend {

@@ -603,7 +603,7 @@ impl Storage {
 
 impl Storage {
     /// Timings of tickets opened since `since_ms`, for `/stats`.
-    pub async fn timing_rows(&self, since_ms: i64) -> StorageResult<Vec<crate::admin::stats::Timing>> {
+    pub async fn timing_rows(&self, since_ms: i64) -> StorageResult<Vec<crate::domain::Timing>> {
         #[derive(sqlx::FromRow)]
         struct TimingRow {
             tier: Option<String>,
@@ -621,7 +621,7 @@ impl Storage {
         })?;
         Ok(rows
             .into_iter()
-            .map(|row| crate::admin::stats::Timing {
+            .map(|row| crate::domain::Timing {
                 tier: row.tier.as_deref().and_then(Tier::parse),
                 created_ms: row.created_at,
                 first_response_ms: row.first_response_at,

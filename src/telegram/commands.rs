@@ -9,8 +9,8 @@ use teloxide::{
 
 use crate::{
     config::Config,
+    delivery::retry::with_retry,
     i18n::{I18n, Lang},
-    telegram::retry::with_retry,
 };
 
 /// Commands customers use in the private chat.

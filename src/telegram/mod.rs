@@ -3,7 +3,6 @@
 
 pub mod callback;
 pub mod commands;
-pub mod retry;
 pub mod runtime;
 pub mod schema;
 
@@ -20,14 +19,15 @@ pub fn build_bot(config: &Config) -> Bot {
     Bot::new(&config.token).set_api_url(config.api_url.clone())
 }
 
-/// Sends plain text to a chat, retrying as [`retry::with_retry`] does.
+/// Sends plain text to a chat, retrying as [`crate::delivery::retry::with_retry`] does.
 pub async fn send_text(
     bot: &Bot,
     chat: teloxide::types::ChatId,
     text: String,
 ) -> Result<Message, teloxide::RequestError> {
     use teloxide::prelude::Requester;
-    retry::with_retry("sendMessage", || bot.send_message(chat, text.clone()).into_future()).await
+    crate::delivery::retry::with_retry("sendMessage", || bot.send_message(chat, text.clone()).into_future())
+        .await
 }
 
 /// The forum topic a message belongs to, if it is really in one.

@@ -39,8 +39,8 @@ use tokio_util::sync::CancellationToken;
 use super::{schema::HandlerError, update_kind_name};
 use crate::{
     clock::SharedClock,
-    config::DatabaseUrl,
     delivery::batch::Batcher,
+    storage::DatabaseUrl,
     storage::{HandledUpdate, PollerLock, Storage},
 };
 
