@@ -155,7 +155,7 @@ pub async fn run_with(
         let (bot, i18n, config) = (bot.clone(), i18n.clone(), config.clone());
         background.spawn(async move { commands::register(&bot, &i18n, &config).await });
     }
-    background.spawn(routing::sweeper::run(sweeper, desk.clone(), config.sweep_interval, shutdown.clone()));
+    background.spawn(tickets::sweep::run(sweeper, desk.clone(), config.sweep_interval, shutdown.clone()));
     background.spawn(maintenance(desk.clone(), me.user.id, storage.clone(), clock.clone(), shutdown.clone()));
     background.spawn(checkpoints(storage.clone(), shutdown.clone()));
     // In a JoinSet of its own (dropping it aborts the worker, as for the

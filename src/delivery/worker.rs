@@ -17,7 +17,6 @@ use crate::{
     storage::DatabaseUrl,
     storage::{FinishedJob, OutboxRow, Storage},
     telemetry::names,
-    tickets::TicketDesk,
 };
 
 /// Jobs held in memory at most.
@@ -30,13 +29,41 @@ const RESCAN_INTERVAL: Duration = Duration::from_secs(5);
 /// Back-off while the database is unreachable.
 const DB_BACKOFF: Duration = Duration::from_secs(1);
 
+/// Why Telegram refused a job for good, as agents are told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The customer blocked the bot or deleted their account.
+    Unreachable,
+    /// This kind of message cannot be copied.
+    Uncopyable,
+    /// Anything else (missing rights, bad request).
+    Other,
+}
+
+/// What runs the jobs the worker reads: the ticket desk, which knows the
+/// tickets, their topics and whom to tell when Telegram refuses. A trait, so
+/// the delivery layer does not depend on the ticket layer above it.
+pub trait JobRunner: Clone + Send + Sync + 'static {
+    /// Runs one job (`seq` orders it within its priority).
+    fn deliver(
+        &self,
+        job: &Job,
+        priority: i32,
+        seq: i64,
+    ) -> impl Future<Output = Result<Delivered, super::DeliveryError>> + Send;
+    /// Tells people about a job Telegram refused for good.
+    fn surface_failure(&self, job: &Job, refusal: Refusal, detail: &str) -> impl Future<Output = ()> + Send;
+    /// Tells the team a job waits for the group to be fixed.
+    fn report_hold(&self, job: &Job, hold: super::gate::Hold) -> impl Future<Output = ()> + Send;
+}
+
 /// How a job ended.
 #[derive(Debug)]
 pub enum Delivered {
     /// Telegram accepted it (or there was nothing left to do).
     Done,
     /// Telegram refused for good; the reason is recorded and shown to agents.
-    Refused { refusal: crate::tickets::Refusal, detail: String },
+    Refused { refusal: Refusal, detail: String },
     /// Telegram refused because of the group's state; the job is run again
     /// when the group's gate opens (see [`super::gate`]).
     Held { hold: super::gate::Hold, detail: String },
@@ -49,8 +76,8 @@ struct LaneHandle {
 
 /// Runs the outbox until `shutdown`. Only one instance per database sends
 /// (a PostgreSQL advisory lock); the others stand by.
-pub async fn run(
-    desk: TicketDesk,
+pub async fn run<R: JobRunner>(
+    desk: R,
     outbox: Outbox,
     storage: Storage,
     database: DatabaseUrl,
@@ -162,15 +189,15 @@ pub async fn run(
     }
 }
 
-struct LaneRunner {
-    desk: TicketDesk,
+struct LaneRunner<R> {
+    desk: R,
     storage: Storage,
     marks: Batcher<FinishedJob>,
     done: mpsc::UnboundedSender<(i64, String)>,
     shutdown: CancellationToken,
 }
 
-impl LaneRunner {
+impl<R: JobRunner> LaneRunner<R> {
     async fn run(self, mut rows: mpsc::UnboundedReceiver<OutboxRow>) {
         while let Some(row) = rows.recv().await {
             if self.shutdown.is_cancelled() {

@@ -10,8 +10,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tokio_util::sync::CancellationToken;
-
 use super::router::{AgentSnapshot, override_pick};
 use crate::{
     clock::SharedClock,
@@ -20,7 +18,6 @@ use crate::{
     i18n::I18n,
     storage::{OverridePlan, Storage, StorageError, Ticket},
     telemetry::names,
-    tickets::TicketDesk,
 };
 
 /// Overdue tickets handled per sweep; the rest wait for the next one.
@@ -157,37 +154,6 @@ fn adjust_load(roster: &mut [AgentSnapshot], from: Option<i64>, to: i64, now: i6
             agent.idle_since_ms = now;
         } else if Some(agent.id) == from {
             agent.open_tickets = agent.open_tickets.saturating_sub(1);
-        }
-    }
-}
-
-/// Runs sweeps every `interval` until `shutdown`, posting a new pinned note
-/// for each re-assigned ticket (the new agent is mentioned).
-pub async fn run(sweeper: Sweeper, desk: TicketDesk, interval: Duration, shutdown: CancellationToken) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        let escalated = match sweeper.claim_overdue().await {
-            Ok(escalated) => escalated,
-            Err(error) => {
-                tracing::warn!(%error, "premium override sweep failed");
-                continue;
-            }
-        };
-        let released = escalated.iter().any(|e| e.from.is_some());
-        for e in escalated {
-            if let Err(error) = desk.republish(e.ticket).await {
-                tracing::warn!(ticket_id = e.ticket.0, %error, "could not post the override note");
-            }
-        }
-        // A previous assignee was released: they may take a waiting ticket.
-        // (Other capacity changes drain where they happen.)
-        if released && let Err(error) = desk.drain_queue().await {
-            tracing::warn!(%error, "could not assign waiting tickets after a sweep");
         }
     }
 }

@@ -61,15 +61,20 @@ enum TopicPost<'a> {
     Text { reply_to: Option<i32>, text: &'a str },
 }
 
-/// Why Telegram refused a job for good, as agents are told.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// The customer blocked the bot or deleted their account.
-    Unreachable,
-    /// This kind of message cannot be copied.
-    Uncopyable,
-    /// Anything else (missing rights, bad request).
-    Other,
+pub use crate::delivery::worker::Refusal;
+
+impl crate::delivery::worker::JobRunner for TicketDesk {
+    async fn deliver(&self, job: &Job, priority: i32, seq: i64) -> Result<Delivered, DeliveryError> {
+        self.run_job(job, priority, seq).await
+    }
+
+    async fn surface_failure(&self, job: &Job, refusal: Refusal, detail: &str) {
+        self.tell_refusal(job, refusal, detail).await
+    }
+
+    async fn report_hold(&self, job: &Job, hold: Hold) {
+        self.tell_hold(job, hold).await
+    }
 }
 
 impl Refusal {
@@ -87,7 +92,7 @@ impl Refusal {
 impl TicketDesk {
     /// Runs one outbox job. `Ok(Refused)` for a permanent refusal;
     /// `Err(Stopped)` when the bot is stopping (the job stays queued).
-    pub async fn deliver(&self, job: &Job, priority: i32, seq: i64) -> Result<Delivered, DeliveryError> {
+    pub async fn run_job(&self, job: &Job, priority: i32, seq: i64) -> Result<Delivered, DeliveryError> {
         let turn = Turn { priority, seq };
         let result = match job {
             Job::Text { chat, thread, reply_to, text, buttons } => {
@@ -131,7 +136,7 @@ impl TicketDesk {
     /// refuses them (at most once per [`REPORT_AGAIN_AFTER_MS`] for each
     /// kind of hold). A group the bot cannot post in is only logged: no
     /// notice could reach it.
-    pub async fn report_hold(&self, job: &Job, hold: Hold) {
+    pub async fn tell_hold(&self, job: &Job, hold: Hold) {
         let Some(ticket_id) = job.ticket() else { return };
         if hold == Hold::Group {
             tracing::error!(
@@ -157,7 +162,7 @@ impl TicketDesk {
     /// Tells people about a job Telegram refused for good: agents in the
     /// ticket's topic (or General), the customer when their message could
     /// not be copied. Notices about notices are only logged.
-    pub async fn surface_failure(&self, job: &Job, refusal: Refusal, detail: &str) {
+    pub async fn tell_refusal(&self, job: &Job, refusal: Refusal, detail: &str) {
         let ticket_id = match job {
             Job::ToCustomer { ticket, .. } | Job::ToTopic { ticket, .. } | Job::Publish { ticket, .. } => {
                 *ticket

@@ -8,6 +8,7 @@ mod deliver;
 pub use deliver::Refusal;
 pub mod handlers;
 pub mod note;
+pub mod sweep;
 
 use std::sync::Arc;
 
