@@ -8,6 +8,7 @@ pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod dispatch;
 pub mod domain;
 pub mod group;
 pub mod http;
@@ -30,6 +31,7 @@ use crate::{
     clock::{SharedClock, SystemClock},
     config::{Config, RateLimitMode},
     delivery::{Courier, Limiter, Limits, Outbox, retry::with_retry},
+    dispatch::schema,
     i18n::I18n,
     intake::IntakeStore,
     routing::{RoutingPolicy, enrichment::EnrichmentClient, service::RoutingService, sweeper::Sweeper},
@@ -37,7 +39,6 @@ use crate::{
     telegram::{
         build_bot, commands,
         runtime::{MAX_IN_FLIGHT, UpdateEngine, allowed_updates, feed, poll},
-        schema::schema,
     },
     tickets::TicketDesk,
 };

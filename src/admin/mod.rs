@@ -22,7 +22,7 @@ use crate::{
     i18n::Lang,
     routing::{AgentStatus, reason::tier_label},
     storage::{AgentUpsert, Audit},
-    telegram::{commands::GroupCommand, schema::HandlerError, topic_thread},
+    telegram::{HandlerError, commands::GroupCommand, topic_thread},
     tickets::{TicketDesk, note::category_label},
 };
 

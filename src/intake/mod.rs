@@ -22,9 +22,9 @@ use crate::{
     i18n::Lang,
     storage::{NewTicket, Ticket},
     telegram::{
+        HandlerError,
         callback::CallbackData,
         commands::{CustomerCommand, GroupCommand},
-        schema::HandlerError,
     },
     tickets::{TicketDesk, note::category_label},
 };

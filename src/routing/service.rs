@@ -68,6 +68,15 @@ pub enum RoutingError {
     BadSkill(i64),
 }
 
+impl From<RoutingError> for crate::telegram::HandlerError {
+    fn from(error: RoutingError) -> Self {
+        match error {
+            RoutingError::Storage(error) => Self::Storage(error),
+            other => Self::Service(Box::new(other)),
+        }
+    }
+}
+
 /// The routing service shared by intake, commands and background tasks.
 #[derive(Clone, Debug)]
 pub struct RoutingService {

@@ -1,10 +1,12 @@
-//! Everything that touches the Bot API: the bot, the handler tree, the update
-//! runtime, command menus, callback codecs and resilient calls.
+//! Everything that touches the Bot API: the bot, the update runtime, the
+//! handlers' error, command menus and callback codecs.
 
 pub mod callback;
 pub mod commands;
+pub mod error;
 pub mod runtime;
-pub mod schema;
+
+pub use error::HandlerError;
 
 use teloxide::{
     Bot,

@@ -36,7 +36,7 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{schema::HandlerError, update_kind_name};
+use super::{HandlerError, update_kind_name};
 use crate::{
     clock::SharedClock,
     delivery::batch::Batcher,

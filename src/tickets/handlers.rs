@@ -1,8 +1,8 @@
-//! The support group's part of the handler tree: agents' messages in ticket
-//! topics and the ticket commands (`/close`, `/reopen`, `/note`, `/help`).
+//! The support group's handlers (assembled in [`crate::dispatch`]): agents'
+//! messages in ticket topics and the ticket commands (`/close`, `/reopen`,
+//! `/note`, `/help`).
 
 use teloxide::{
-    dispatching::{HandlerExt, UpdateFilterExt, UpdateHandler},
     prelude::*,
     types::{ChatMemberUpdated, Me},
 };
@@ -11,49 +11,18 @@ use super::{RelayOutcome, TicketDesk};
 use crate::{
     storage::ReopenOutcome,
     telegram::{
-        commands::GroupCommand, commands::group_command_list, is_written_by_a_person, schema::HandlerError,
+        HandlerError, commands::GroupCommand, commands::group_command_list, is_written_by_a_person,
         topic_thread,
     },
 };
 
-/// Updates from the support group. Other chats never reach this branch.
-pub fn branch() -> UpdateHandler<HandlerError> {
-    let edits = Update::filter_edited_message()
-        .filter(is_from_a_person)
-        .filter(|msg: Message, me: Me| topic_thread(&msg).is_some() && command_target(&msg, &me).is_none())
-        .endpoint(agent_edit);
-    let messages = Update::filter_message()
-        .filter(is_from_a_person)
-        .branch(
-            dptree::entry()
-                .filter_command::<GroupCommand>()
-                .branch(crate::admin::branch())
-                .branch(dptree::endpoint(group_command)),
-        )
-        .branch(
-            dptree::filter(|msg: Message, me: Me| command_target(&msg, &me) == Some(false)).endpoint(ignore),
-        )
-        .branch(
-            dptree::filter(|msg: Message, me: Me| command_target(&msg, &me) == Some(true))
-                .endpoint(unknown_command),
-        )
-        .branch(dptree::filter(|msg: Message| topic_thread(&msg).is_some()).endpoint(agent_message));
-    // A topic closed or reopened from Telegram's own menu (by a person, not
-    // by the bot itself) closes or reopens its ticket.
-    let topic_changes = Update::filter_message()
-        .filter(|msg: Message, me: Me| {
-            msg.from.as_ref().is_some_and(|f| f.id != me.user.id)
-                && (msg.forum_topic_closed().is_some() || msg.forum_topic_reopened().is_some())
-        })
-        .endpoint(topic_changed_by_hand);
-    let membership = Update::filter_my_chat_member().endpoint(bot_membership_changed);
-    dptree::entry().branch(messages).branch(edits).branch(topic_changes).branch(membership)
-}
-
 /// The bot was promoted, demoted, removed or added back in the support
 /// group: its health follows at once (logged, shown by `/healthz`), and the
 /// team hears in General when the group can hold tickets again.
-async fn bot_membership_changed(desk: TicketDesk, update: ChatMemberUpdated) -> Result<(), HandlerError> {
+pub(crate) async fn bot_membership_changed(
+    desk: TicketDesk,
+    update: ChatMemberUpdated,
+) -> Result<(), HandlerError> {
     use crate::group::{ChatShape, assess};
     let group = desk.group();
     group.set_title(update.chat.title().map(str::to_owned));
@@ -70,7 +39,7 @@ async fn bot_membership_changed(desk: TicketDesk, update: ChatMemberUpdated) -> 
 /// Someone closed or reopened a ticket's topic in Telegram: the same as
 /// `/close` or `/reopen` by them (the customer is told, the agent's load is
 /// freed), so the ticket never stays open in a closed topic.
-async fn topic_changed_by_hand(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+pub(crate) async fn topic_changed_by_hand(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
     let Some(thread) = topic_thread(&msg) else { return Ok(()) };
     let Some(by) = msg.from.as_ref() else { return Ok(()) };
     let Some(ticket) = desk.storage().ticket_by_thread(thread).await? else { return Ok(()) };
@@ -95,7 +64,7 @@ async fn topic_changed_by_hand(desk: TicketDesk, msg: Message) -> Result<(), Han
 
 /// Ignores the bot's own messages, other bots and service messages (topic
 /// created, pinned, …). Anonymous admins post as the group itself: kept.
-fn is_from_a_person(msg: Message, me: Me) -> bool {
+pub(crate) fn is_from_a_person(msg: Message, me: Me) -> bool {
     let Some(from) = msg.from.as_ref() else { return false };
     if from.id == me.user.id {
         return false;
@@ -114,7 +83,7 @@ fn is_from_a_person(msg: Message, me: Me) -> bool {
 /// For a `/command` message: `Some(true)` if it is addressed to us (or to
 /// nobody in particular), `Some(false)` if to another bot; `None` if the
 /// message is not a command. Commands are never relayed to customers.
-fn command_target(msg: &Message, me: &Me) -> Option<bool> {
+pub(crate) fn command_target(msg: &Message, me: &Me) -> Option<bool> {
     let first = msg.text()?.split_whitespace().next()?;
     let command = first.strip_prefix('/').filter(|c| !c.is_empty())?;
     Some(match command.split_once('@') {
@@ -129,11 +98,11 @@ fn sender_lang(msg: &Message) -> crate::i18n::Lang {
     crate::i18n::Lang::from_code(msg.from.as_ref().and_then(|u| u.language_code.as_deref()))
 }
 
-async fn ignore() -> Result<(), HandlerError> {
+pub(crate) async fn ignore() -> Result<(), HandlerError> {
     Ok(())
 }
 
-async fn unknown_command(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+pub(crate) async fn unknown_command(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
     let text = desk.i18n().t_args(
         sender_lang(&msg),
         "group-unknown-command",
@@ -143,7 +112,11 @@ async fn unknown_command(desk: TicketDesk, msg: Message) -> Result<(), HandlerEr
     Ok(())
 }
 
-async fn group_command(desk: TicketDesk, msg: Message, command: GroupCommand) -> Result<(), HandlerError> {
+pub(crate) async fn group_command(
+    desk: TicketDesk,
+    msg: Message,
+    command: GroupCommand,
+) -> Result<(), HandlerError> {
     let thread = topic_thread(&msg);
     let reply = match command {
         GroupCommand::Help => Some(desk.i18n().t_args(
@@ -218,7 +191,7 @@ async fn ticket_command(
     Ok(Some(reply))
 }
 
-async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+pub(crate) async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
     let Some(thread) = topic_thread(&msg) else { return Ok(()) };
     let Some(ticket) = desk.storage().ticket_by_thread(thread).await? else {
         tracing::debug!(thread_id = thread, "message in a topic that is not a ticket; ignored");
@@ -259,7 +232,7 @@ async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerErro
 /// An agent edited a message in a ticket topic: edits are not passed on
 /// (yet), so the agent is told at once rather than believing the customer
 /// sees the correction.
-async fn agent_edit(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+pub(crate) async fn agent_edit(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
     let Some(thread) = topic_thread(&msg) else { return Ok(()) };
     if desk.storage().ticket_by_thread(thread).await?.is_none() || !desk.is_staff(&msg).await? {
         return Ok(());

@@ -35,6 +35,15 @@ pub enum DeskError {
     Routing(#[from] RoutingError),
 }
 
+impl From<DeskError> for crate::telegram::HandlerError {
+    fn from(error: DeskError) -> Self {
+        match error {
+            DeskError::Storage(error) => Self::Storage(error),
+            DeskError::Routing(error) => error.into(),
+        }
+    }
+}
+
 /// What became of a message to relay, as far as the handler can tell.
 #[derive(Debug, PartialEq, Eq)]
 pub enum RelayOutcome {
