@@ -204,8 +204,129 @@ pub struct Timing {
     pub closed_ms: Option<i64>,
 }
 
+/// Which rule gave a ticket its agent (or left it waiting), as stored with
+/// the ticket and counted in metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// The CRM's preferred agent was eligible.
+    PreferredAgent,
+    /// Premium: the most senior eligible specialist.
+    SeniorSpecialist,
+    /// Basic: the least senior sufficient specialist.
+    JuniorSpecialist,
+    /// Standard: the least-loaded eligible specialist.
+    Specialist,
+    /// No specialist available: the generalist pool.
+    GeneralistPool,
+    /// No enrichment: the least-loaded eligible agent.
+    LeastLoaded,
+    /// Nobody can take it now.
+    Queued,
+    /// An agent took it with `/take`.
+    Taken,
+    /// An admin moved it with `/reassign`.
+    Reassigned,
+    /// The premium override moved it.
+    PremiumOverride,
+}
+
+impl Rule {
+    const ALL: [Rule; 10] = [
+        Rule::PreferredAgent,
+        Rule::SeniorSpecialist,
+        Rule::JuniorSpecialist,
+        Rule::Specialist,
+        Rule::GeneralistPool,
+        Rule::LeastLoaded,
+        Rule::Queued,
+        Rule::Taken,
+        Rule::Reassigned,
+        Rule::PremiumOverride,
+    ];
+
+    /// A stable label for storage, metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::PreferredAgent => "preferred_agent",
+            Rule::SeniorSpecialist => "senior_specialist",
+            Rule::JuniorSpecialist => "junior_specialist",
+            Rule::Specialist => "specialist",
+            Rule::GeneralistPool => "generalist_pool",
+            Rule::LeastLoaded => "least_loaded",
+            Rule::Queued => "queued",
+            Rule::Taken => "take",
+            Rule::Reassigned => "reassign",
+            Rule::PremiumOverride => "premium_override",
+        }
+    }
+
+    /// Parses a stored label.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|rule| rule.as_str() == raw)
+    }
+
+    /// A person chose the agent (`/take`, `/reassign`).
+    pub fn by_hand(self) -> bool {
+        matches!(self, Rule::Taken | Rule::Reassigned)
+    }
+}
+
+/// An outbox lane: the jobs of one lane are sent one at a time, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// Everything posted into a ticket's topic (and the topic itself).
+    Ticket(i64),
+    /// A chat outside tickets: a customer's private chat, or a group topic
+    /// (General when `thread` is `None`).
+    Chat { chat: i64, thread: Option<i32> },
+}
+
+impl fmt::Display for Lane {
+    /// The stored form: `t:42`, `c:-100123`, `c:-100123:7`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lane::Ticket(id) => write!(f, "t:{id}"),
+            Lane::Chat { chat, thread: None } => write!(f, "c:{chat}"),
+            Lane::Chat { chat, thread: Some(thread) } => write!(f, "c:{chat}:{thread}"),
+        }
+    }
+}
+
+impl Lane {
+    /// Parses the stored form.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let mut parts = raw.split(':');
+        let lane = match (parts.next()?, parts.next()?.parse().ok()?, parts.next()) {
+            ("t", id, None) => Lane::Ticket(id),
+            ("c", chat, None) => Lane::Chat { chat, thread: None },
+            ("c", chat, Some(thread)) => Lane::Chat { chat, thread: Some(thread.parse().ok()?) },
+            _ => return None,
+        };
+        parts.next().is_none().then_some(lane)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lanes_and_rules_round_trip_through_their_stored_form() {
+        for lane in [
+            Lane::Ticket(42),
+            Lane::Chat { chat: -100123, thread: None },
+            Lane::Chat { chat: 5, thread: Some(7) },
+        ] {
+            assert_eq!(Lane::parse(&lane.to_string()), Some(lane));
+        }
+        assert_eq!(Lane::Ticket(42).to_string(), "t:42");
+        for bad in ["", "t", "t:x", "x:1", "t:1:2:3", "c:1:x"] {
+            assert_eq!(Lane::parse(bad), None, "{bad:?}");
+        }
+        for rule in Rule::ALL {
+            assert_eq!(Rule::parse(rule.as_str()), Some(rule));
+        }
+        assert!(Rule::Taken.by_hand() && Rule::Reassigned.by_hand() && !Rule::PremiumOverride.by_hand());
+    }
+
     use super::*;
 
     #[test]

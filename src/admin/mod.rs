@@ -503,7 +503,7 @@ async fn take(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
         None => {}
     }
     let reason = i18n.t_args(desk.group_lang(), "reason-taken", &[("agent", agent.name.clone().into())]);
-    if !desk.routing().claim(&ticket, id, "take", &reason, update).await? {
+    if !desk.routing().claim(&ticket, id, crate::domain::Rule::Taken, &reason, update).await? {
         let text = i18n.t_args(lang, "take-at-capacity", &[("capacity", agent.capacity.into())]);
         return reply(&desk, &msg, text).await;
     }
@@ -544,7 +544,7 @@ async fn reassign(desk: TicketDesk, msg: Message, args: String) -> Result<(), Ha
         "reason-reassigned",
         &[("admin", by.full_name().into()), ("agent", agent.name.clone().into())],
     );
-    if !desk.routing().claim(&ticket, target, "reassign", &reason, update).await? {
+    if !desk.routing().claim(&ticket, target, crate::domain::Rule::Reassigned, &reason, update).await? {
         return reply(&desk, &msg, i18n.t_args(lang, "reassign-at-capacity", &[("name", agent.name.into())]))
             .await;
     }

@@ -127,17 +127,16 @@ impl Job {
 
 /// Lane names: jobs in one lane are sent in order.
 pub mod lane {
+    pub use crate::domain::Lane;
+
     /// Everything posted into a ticket's topic (and the topic itself).
-    pub fn ticket(id: i64) -> String {
-        format!("t:{id}")
+    pub fn ticket(id: i64) -> Lane {
+        Lane::Ticket(id)
     }
 
     /// A chat outside tickets: a customer's private chat, or a group topic.
-    pub fn chat(chat: i64, thread: Option<i32>) -> String {
-        match thread {
-            Some(t) => format!("c:{chat}:{t}"),
-            None => format!("c:{chat}"),
-        }
+    pub fn chat(chat: i64, thread: Option<i32>) -> Lane {
+        Lane::Chat { chat, thread }
     }
 }
 
@@ -253,7 +252,7 @@ impl Outbox {
     /// update's effects were stored before and are not stored again).
     pub async fn push(
         &self,
-        lane: &str,
+        lane: &lane::Lane,
         priority: i32,
         ticket: Option<i64>,
         job: &Job,
@@ -268,7 +267,7 @@ impl Outbox {
                 format!("{}:{n}", origin.update_id)
             });
             let row = QueuedRow {
-                lane: lane.to_owned(),
+                lane: lane.to_string(),
                 priority,
                 job: json.clone(),
                 dedupe_key,
@@ -277,11 +276,12 @@ impl Outbox {
             origin.queued.lock().unwrap_or_else(|e| e.into_inner()).push(row);
         });
         if buffered.is_ok() {
-            tracing::debug!(lane, kind = job.kind(), "queued with the update");
+            tracing::debug!(%lane, kind = job.kind(), "queued with the update");
             return Ok(true);
         }
+        let stored_lane = lane.to_string();
         let row = NewOutboxRow {
-            lane,
+            lane: &stored_lane,
             priority,
             job: &json,
             dedupe_key: once.as_deref(),
@@ -291,7 +291,7 @@ impl Outbox {
         let id = self.storage.outbox_push(&row).await?;
         match id {
             Some(id) => {
-                tracing::debug!(outbox_id = id, lane, kind = job.kind(), "queued");
+                tracing::debug!(outbox_id = id, %lane, kind = job.kind(), "queued");
                 self.wake.notify_one();
                 Ok(true)
             }

@@ -52,7 +52,11 @@ pub fn render_reason(i18n: &I18n, lang: Lang, decision: &Decision) -> String {
                 Rule::JuniorSpecialist => "reason-junior",
                 Rule::Specialist => "reason-specialist",
                 Rule::GeneralistPool => "reason-generalist",
-                Rule::LeastLoaded | Rule::Queued => "reason-least-loaded",
+                // The router never decides by hand or by override; those
+                // notes carry their own reasons.
+                Rule::LeastLoaded | Rule::Queued | Rule::Taken | Rule::Reassigned | Rule::PremiumOverride => {
+                    "reason-least-loaded"
+                }
             };
             parts.push(i18n.t_args(
                 lang,

@@ -115,39 +115,7 @@ impl RoutingPolicy {
     }
 }
 
-/// Which rule decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Rule {
-    /// The CRM's preferred agent was eligible.
-    PreferredAgent,
-    /// Premium: the most senior eligible specialist.
-    SeniorSpecialist,
-    /// Basic: the least senior sufficient specialist.
-    JuniorSpecialist,
-    /// Standard: the least-loaded eligible specialist.
-    Specialist,
-    /// No specialist available: the generalist pool.
-    GeneralistPool,
-    /// No enrichment: the least-loaded eligible agent.
-    LeastLoaded,
-    /// Nobody can take it now.
-    Queued,
-}
-
-impl Rule {
-    /// A stable label for metrics and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::PreferredAgent => "preferred_agent",
-            Rule::SeniorSpecialist => "senior_specialist",
-            Rule::JuniorSpecialist => "junior_specialist",
-            Rule::Specialist => "specialist",
-            Rule::GeneralistPool => "generalist_pool",
-            Rule::LeastLoaded => "least_loaded",
-            Rule::Queued => "queued",
-        }
-    }
-}
+pub use crate::domain::Rule;
 
 /// The agent chosen, as the reason describes them.
 #[derive(Clone, Debug, PartialEq)]

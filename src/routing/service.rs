@@ -330,7 +330,7 @@ impl RoutingService {
         &self,
         ticket: &Ticket,
         agent_id: i64,
-        rule: &str,
+        rule: Rule,
         reason: &str,
         by_update: Option<i64>,
     ) -> Result<bool, RoutingError> {
@@ -340,7 +340,7 @@ impl RoutingService {
         let after = i64::try_from(self.premium_override_after.as_millis()).unwrap_or(i64::MAX);
         let assignment = Assignment {
             agent_id,
-            rule,
+            rule: rule.as_str(),
             reason,
             now_ms,
             by_update,
@@ -348,9 +348,9 @@ impl RoutingService {
         };
         let claimed = self.storage.assign_ticket(ticket.id, ticket.assignee_id, &assignment).await?;
         if claimed {
-            metrics::counter!(crate::telemetry::names::ASSIGNMENTS, "rule" => rule.to_owned()).increment(1);
+            metrics::counter!(crate::telemetry::names::ASSIGNMENTS, "rule" => rule.as_str()).increment(1);
             if ticket.assignee_id.is_some() {
-                metrics::counter!(crate::telemetry::names::ESCALATIONS, "by" => rule.to_owned()).increment(1);
+                metrics::counter!(crate::telemetry::names::ESCALATIONS, "by" => rule.as_str()).increment(1);
             }
         }
         Ok(claimed)

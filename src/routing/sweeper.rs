@@ -10,7 +10,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use super::router::{AgentSnapshot, override_pick};
+use super::router::{AgentSnapshot, Rule, override_pick};
 use crate::{
     clock::SharedClock,
     domain::TicketId,
@@ -76,7 +76,7 @@ impl Sweeper {
             tracing::info!(ticket_id = e.ticket.0, from = ?e.from, to = e.to, "premium override");
             metrics::counter!(names::OVERRIDES).increment(1);
             metrics::counter!(names::ESCALATIONS, "by" => "premium_override").increment(1);
-            metrics::counter!(names::ASSIGNMENTS, "rule" => "premium_override").increment(1);
+            metrics::counter!(names::ASSIGNMENTS, "rule" => Rule::PremiumOverride.as_str()).increment(1);
         }
         Ok(escalated)
     }
@@ -97,8 +97,11 @@ impl Sweeper {
             };
             // The deadline counts from opening, or from the last time a person
             // (or an earlier override) assigned it.
-            let since_assignment =
-                matches!(ticket.routing_rule.as_deref(), Some("take" | "reassign" | "premium_override"));
+            let since_assignment = ticket
+                .routing_rule
+                .as_deref()
+                .and_then(Rule::parse)
+                .is_some_and(|rule| rule.by_hand() || rule == Rule::PremiumOverride);
             let reason = self.reason(&agent, ticket.assignee_id, roster, since_assignment);
             adjust_load(roster, ticket.assignee_id, agent.id, now);
             plans.push(OverridePlan {

@@ -100,7 +100,8 @@ impl Storage {
 
     /// Whether a lane has rows waiting (the topic repair task leaves such
     /// tickets to the worker).
-    pub async fn outbox_lane_busy(&self, lane: &str) -> StorageResult<bool> {
+    pub async fn outbox_lane_busy(&self, lane: &crate::domain::Lane) -> StorageResult<bool> {
+        let lane = lane.to_string();
         let row: Option<(i64,)> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id FROM outbox WHERE lane = $1 AND done_at IS NULL AND failed_at IS NULL LIMIT 1",
@@ -114,7 +115,12 @@ impl Storage {
 
     /// Whether a job of `lane` was refused since `since_ms` (to report a
     /// lasting problem once, not on every retry).
-    pub async fn outbox_refused_since(&self, lane: &str, since_ms: i64) -> StorageResult<bool> {
+    pub async fn outbox_refused_since(
+        &self,
+        lane: &crate::domain::Lane,
+        since_ms: i64,
+    ) -> StorageResult<bool> {
+        let lane = lane.to_string();
         let row: Option<(i64,)> = with_pool!(self, |pool| {
             sqlx::query_as("SELECT id FROM outbox WHERE lane = $1 AND failed_at >= $2 LIMIT 1")
                 .bind(lane)

@@ -265,7 +265,11 @@ impl TicketDesk {
             for earlier in self.storage.tickets_assigned_by(update).await? {
                 // `/take` and `/reassign` post their own note (and finish it
                 // on their own replay).
-                let by_hand = matches!(earlier.routing_rule.as_deref(), Some("take" | "reassign"));
+                let by_hand = earlier
+                    .routing_rule
+                    .as_deref()
+                    .and_then(crate::domain::Rule::parse)
+                    .is_some_and(crate::domain::Rule::by_hand);
                 if !by_hand && !tickets.iter().any(|t| t.id == earlier.id) {
                     tickets.push(earlier);
                 }

@@ -210,9 +210,11 @@ async fn outbox_rows_are_stored_with_their_inbox_mark_once_and_finished_in_batch
         s.outbox_finish(&finished, 4).await.expect("finish");
         let counts = s.outbox_counts().await.expect("q");
         assert_eq!((counts.pending, counts.failed), (1, 1), "{backend}");
-        assert!(s.outbox_lane_busy("t:1").await.expect("q"), "{backend}");
-        assert!(!s.outbox_lane_busy("c:5").await.expect("q"), "{backend}");
-        assert!(s.outbox_refused_since("c:5", 4).await.expect("q"), "{backend}");
+        use topicdesk::domain::Lane;
+        assert!(s.outbox_lane_busy(&Lane::Ticket(1)).await.expect("q"), "{backend}");
+        let chat = Lane::Chat { chat: 5, thread: None };
+        assert!(!s.outbox_lane_busy(&chat).await.expect("q"), "{backend}");
+        assert!(s.outbox_refused_since(&chat, 4).await.expect("q"), "{backend}");
         assert_eq!(s.outbox_prune(100).await.expect("prune"), 2, "{backend}: finished rows only");
         db.destroy().await;
     }
