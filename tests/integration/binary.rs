@@ -56,7 +56,7 @@ async fn sigterm_stops_the_bot_cleanly() {
     let sim = BotApiSim::start().await;
     let dir = tempfile::tempdir().expect("tmp");
     let db = dir.path().join("data/topicdesk.db");
-    let mut child = binary()
+    let child = binary()
         .env("TELOXIDE_TOKEN", TOKEN)
         .env("TELOXIDE_API_URL", sim.api_url().as_str())
         .env("SUPPORT_GROUP_ID", SUPPORT_GROUP_ID.to_string())
@@ -70,21 +70,7 @@ async fn sigterm_stops_the_bot_cleanly() {
     sim.wait_for(|s| s.is_polling(), Duration::from_secs(20)).await;
     assert!(db.exists(), "the SQLite file (and its directory) was created");
 
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    assert!(killed.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(started.elapsed() < Duration::from_secs(15), "the bot did not stop on SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        use std::io::Read;
-        let _ = pipe.read_to_string(&mut stderr);
-    }
+    let (status, stderr) = terminate(child).await;
     assert!(status.success(), "exit {status:?}: {stderr}");
 }
 
