@@ -79,10 +79,26 @@ pub enum Job {
         #[serde(default)]
         fresh: bool,
     },
-    /// A customer's message copied into the ticket's topic.
-    ToTopic { ticket: i64, from_chat: i64, message: i32 },
-    /// An agent's message copied to the customer.
-    ToCustomer { ticket: i64, from_chat: i64, message: i32, thread: i32 },
+    /// A customer's message copied into the ticket's topic; `reply_to` is
+    /// the message it answers in the customer's chat (its counterpart in the
+    /// topic is looked up when the copy is sent).
+    ToTopic {
+        ticket: i64,
+        from_chat: i64,
+        message: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<i32>,
+    },
+    /// An agent's message copied to the customer; `reply_to` as above, in
+    /// the topic.
+    ToCustomer {
+        ticket: i64,
+        from_chat: i64,
+        message: i32,
+        thread: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<i32>,
+    },
     /// Close (`open: false`) or reopen the ticket's topic.
     TopicState { ticket: i64, open: bool },
 }

@@ -15,6 +15,7 @@ mod dialogues;
 mod escalations;
 mod inbox;
 mod outbox;
+mod pairs;
 
 use std::{str::FromStr, time::Duration};
 
@@ -30,6 +31,7 @@ pub use inbox::PendingUpdate;
 pub use outbox::{
     DialogueChange, FinishedJob, HandledUpdate, NewOutboxRow, OutboxCounts, OutboxRow, QueuedRow,
 };
+pub use pairs::MessagePair;
 pub use tickets::{Assignment, Claim, NewTicket, ReopenOutcome, Ticket};
 
 /// Errors of the storage layer. The cause is kept for logs; users only ever

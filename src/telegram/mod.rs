@@ -66,6 +66,15 @@ pub fn update_kind_name(update: &Update) -> &'static str {
     }
 }
 
+/// The message `msg` answers, when its sender chose one: in a forum topic
+/// every message "replies" to the topic's first message, which is not a
+/// choice.
+pub fn replied_message(msg: &Message) -> Option<i32> {
+    let replied = msg.reply_to_message()?;
+    let topic_root = replied.forum_topic_created().is_some() || Some(replied.id.0) == topic_thread(msg);
+    (!topic_root).then_some(replied.id.0)
+}
+
 /// What Telegram said, in its own words ("Bad Request: message thread not
 /// found"), for texts people read: without the library's wrapping ("A
 /// Telegram's error: Unknown error: …").

@@ -56,7 +56,7 @@ fn refused(error: RequestError) -> DeliveryError {
 #[derive(Clone, Copy)]
 enum TopicPost<'a> {
     /// A copy of a customer's message.
-    Copy { from_chat: i64, message: i32 },
+    Copy { from_chat: i64, message: i32, reply_to: Option<i32> },
     /// Text, as a reply to `reply_to`.
     Text { reply_to: Option<i32>, text: &'a str },
 }
@@ -106,16 +106,18 @@ impl TicketDesk {
                 Some(found) => self.ensure_topic(found, *fresh || unpin.is_some(), turn).await.map(|_| ()),
                 None => Ok(()),
             },
-            Job::ToTopic { ticket, from_chat, message } => {
+            Job::ToTopic { ticket, from_chat, message, reply_to } => {
+                let reply_to = self.counterpart(*from_chat, *reply_to).await;
                 self.post_in_topic(
                     *ticket,
-                    TopicPost::Copy { from_chat: *from_chat, message: *message },
+                    TopicPost::Copy { from_chat: *from_chat, message: *message, reply_to },
                     turn,
                 )
                 .await
             }
-            Job::ToCustomer { ticket, from_chat, message, .. } => {
-                self.copy_to_customer(*ticket, *from_chat, *message, turn).await
+            Job::ToCustomer { ticket, from_chat, message, reply_to, .. } => {
+                let reply_to = self.counterpart(*from_chat, *reply_to).await;
+                self.copy_to_customer(*ticket, *from_chat, *message, reply_to, turn).await
             }
             Job::TopicState { ticket, open } => self.topic_state(*ticket, *open, turn).await,
         };
@@ -362,7 +364,15 @@ impl TicketDesk {
             // description's attachment, or its full text where the note
             // shows only the start, follow it.
             let copied = self
-                .copy(group.0, Some(thread), ticket.customer_chat_id, ticket.description_message_id, turn)
+                .copy(
+                    ticket.id.0,
+                    group.0,
+                    Some(thread),
+                    ticket.customer_chat_id,
+                    ticket.description_message_id,
+                    None,
+                    turn,
+                )
                 .await;
             match copied {
                 Err(DeliveryError::Call(CallError::Refused(error))) => {
@@ -401,26 +411,61 @@ impl TicketDesk {
         Ok(())
     }
 
+    /// Copies a person's message to the other side of its ticket, as a
+    /// reply to `reply_to` there when given (sent anyway if that message is
+    /// gone), and records the pair for later replies and edits.
+    #[allow(clippy::too_many_arguments)]
     async fn copy(
         &self,
+        ticket: i64,
         to: i64,
         thread: Option<i32>,
         from: i64,
         message: i32,
+        reply_to: Option<i32>,
         turn: Turn,
     ) -> Result<MessageId, DeliveryError> {
         let copied = self
             .courier
             .call("copyMessage", to, Cost::Message, turn, || {
-                let request = self.bot.copy_message(ChatId(to), ChatId(from), MessageId(message));
-                let request = match thread {
-                    Some(t) => request.message_thread_id(ThreadId(MessageId(t))),
-                    None => request,
-                };
+                let mut request = self.bot.copy_message(ChatId(to), ChatId(from), MessageId(message));
+                if let Some(t) = thread {
+                    request = request.message_thread_id(ThreadId(MessageId(t)));
+                }
+                if let Some(target) = reply_to {
+                    request = request.reply_parameters(
+                        ReplyParameters::new(MessageId(target)).allow_sending_without_reply(),
+                    );
+                }
                 request.into_future()
             })
             .await?;
+        let pair = crate::storage::MessagePair {
+            origin_chat: from,
+            origin_message: message,
+            copy_chat: to,
+            copy_message: copied.0,
+            ticket_id: ticket,
+        };
+        // Telegram accepted the copy: a failure here only costs the link.
+        if let Err(error) = self.storage.record_pair(&pair, self.now_ms()).await {
+            tracing::warn!(ticket_id = ticket, %error, "cannot record a relayed message's copy");
+        }
         Ok(copied)
+    }
+
+    /// The counterpart, on the other side of the ticket, of the message in
+    /// `chat` that a relayed message answers (none when it was never relayed,
+    /// e.g. the note).
+    async fn counterpart(&self, chat: i64, reply_to: Option<i32>) -> Option<i32> {
+        let target = reply_to?;
+        match self.storage.counterpart(chat, target).await {
+            Ok(found) => found.map(|(_, message)| message),
+            Err(error) => {
+                tracing::warn!(%error, "cannot look up the message a reply answers; sent without it");
+                None
+            }
+        }
     }
 
     /// Repairs a topic that refused a post: reopens one closed by hand,
@@ -472,9 +517,10 @@ impl TicketDesk {
             }
             let thread = ticket.thread_id;
             let posted = match post {
-                TopicPost::Copy { from_chat, message } => {
-                    self.copy(group, thread, from_chat, message, turn).await.map(|_| ())
-                }
+                TopicPost::Copy { from_chat, message, reply_to } => self
+                    .copy(ticket.id.0, group, thread, from_chat, message, reply_to, turn)
+                    .await
+                    .map(|_| ()),
                 TopicPost::Text { reply_to, text } => {
                     self.send_text(group, thread, reply_to, text, None, turn).await.map(|_| ())
                 }
@@ -494,10 +540,11 @@ impl TicketDesk {
         ticket: i64,
         from_chat: i64,
         message: i32,
+        reply_to: Option<i32>,
         turn: Turn,
     ) -> Result<(), DeliveryError> {
         let Some(ticket) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
-        self.copy(ticket.customer_chat_id, None, from_chat, message, turn).await?;
+        self.copy(ticket.id.0, ticket.customer_chat_id, None, from_chat, message, reply_to, turn).await?;
         // Telegram accepted it: whatever happens now must not send it again.
         match self.storage.record_first_response(ticket.id, self.now_ms()).await {
             Ok(true) => tracing::info!(ticket_id = ticket.id.0, "first response"),

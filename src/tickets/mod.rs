@@ -340,7 +340,12 @@ impl TicketDesk {
         ticket: &Ticket,
         msg: &Message,
     ) -> Result<RelayOutcome, DeskError> {
-        let job = Job::ToTopic { ticket: ticket.id.0, from_chat: msg.chat.id.0, message: msg.id.0 };
+        let job = Job::ToTopic {
+            ticket: ticket.id.0,
+            from_chat: msg.chat.id.0,
+            message: msg.id.0,
+            reply_to: crate::telegram::replied_message(msg),
+        };
         self.outbox.push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job).await?;
         Ok(RelayOutcome::Queued)
     }
@@ -374,7 +379,7 @@ impl TicketDesk {
         messages: &[i32],
     ) -> Result<(), DeskError> {
         for message in messages {
-            let job = Job::ToTopic { ticket: ticket.id.0, from_chat, message: *message };
+            let job = Job::ToTopic { ticket: ticket.id.0, from_chat, message: *message, reply_to: None };
             self.outbox
                 .push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job)
                 .await?;
@@ -388,8 +393,13 @@ impl TicketDesk {
             return Ok(RelayOutcome::TicketClosed);
         }
         let Some(thread) = crate::telegram::topic_thread(msg) else { return Ok(RelayOutcome::TicketClosed) };
-        let job =
-            Job::ToCustomer { ticket: ticket.id.0, from_chat: msg.chat.id.0, message: msg.id.0, thread };
+        let job = Job::ToCustomer {
+            ticket: ticket.id.0,
+            from_chat: msg.chat.id.0,
+            message: msg.id.0,
+            thread,
+            reply_to: crate::telegram::replied_message(msg),
+        };
         let lane = lane::chat(ticket.customer_chat_id, None);
         self.outbox.push(&lane, priority_of(ticket), Some(ticket.id.0), &job).await?;
         Ok(RelayOutcome::Queued)

@@ -7,6 +7,7 @@ mod support;
 
 mod bad_input;
 mod binary;
+mod conversation;
 mod crash;
 mod delivery;
 mod lost;

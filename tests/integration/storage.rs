@@ -408,3 +408,29 @@ async fn hot_queries_use_their_indexes() {
     conn.close().await.ok();
     db.destroy().await;
 }
+
+/// The pairs of relayed messages and their copies (DESIGN §12): found from
+/// either side, recorded once.
+#[tokio::test]
+async fn message_pairs_are_found_from_either_side() {
+    use topicdesk::storage::MessagePair;
+    for db in TestDb::all().await {
+        let s = &db.storage;
+        let backend = s.backend_name();
+        let pair = MessagePair {
+            origin_chat: 42,
+            origin_message: 7,
+            copy_chat: -100_123,
+            copy_message: 900,
+            ticket_id: 1,
+        };
+        s.record_pair(&pair, 1).await.expect("record");
+        // A job run again after a crash records the same origin again: kept once.
+        s.record_pair(&MessagePair { copy_message: 901, ..pair }, 2).await.expect("again");
+        assert_eq!(s.counterpart(42, 7).await.expect("q"), Some((-100_123, 900)), "{backend}");
+        assert_eq!(s.counterpart(-100_123, 900).await.expect("q"), Some((42, 7)), "{backend}");
+        assert_eq!(s.counterpart(42, 8).await.expect("q"), None, "{backend}");
+        assert_eq!(s.counterpart(-100_123, 7).await.expect("q"), None, "{backend}: chats are not mixed up");
+        db.destroy().await;
+    }
+}

@@ -963,6 +963,30 @@ impl BotApiSim {
         })
     }
 
+    /// A text message from `user` answering message `reply_to` of the same
+    /// chat (a private chat, or a topic of the support group when `thread`
+    /// is given), as Telegram delivers a reply. Returns the message id.
+    pub fn reply_text(
+        &self,
+        user: &SimUser,
+        chat_id: i64,
+        thread: Option<i32>,
+        reply_to: i32,
+        text: &str,
+    ) -> i32 {
+        self.with_update(|st| {
+            st.ensure_user(user);
+            let exists = st.chats.get(&chat_id).and_then(|c| c.live(reply_to)).is_some();
+            assert!(exists, "reply_text: no message {reply_to} in chat {chat_id}");
+            let mut msg = st.new_message(chat_id, Sender::User(user.id), thread, thread.is_some());
+            Content::text(text).apply(&mut msg);
+            msg.reply_to_message_id = Some(reply_to);
+            let id = msg.message_id;
+            let rendered = st.store_and_render(msg);
+            (Some(json!({"message": rendered})), id)
+        })
+    }
+
     /// A text message from `user` in their private chat with the bot. A
     /// leading `/command` gets a `bot_command` entity. Returns the message id.
     pub fn private_text(&self, user: &SimUser, text: &str) -> i32 {
