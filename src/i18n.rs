@@ -217,6 +217,7 @@ mod tests {
             ("command", "/agents".into()),
             ("group", "Support".into()),
             ("username", "@alice".into()),
+            ("text", "the new text".into()),
         ];
         for lang in Lang::ALL {
             for key in I18n::keys(lang) {

@@ -101,6 +101,19 @@ pub enum Job {
     },
     /// Close (`open: false`) or reopen the ticket's topic.
     TopicState { ticket: i64, open: bool },
+    /// A relayed message was edited: its copy on the other side gets the new
+    /// text (or caption, with `caption`), entities kept. Queued in the lane
+    /// of the original's copy, so it runs after that copy.
+    EditCopy {
+        ticket: i64,
+        from_chat: i64,
+        message: i32,
+        text: String,
+        #[serde(default)]
+        entities: Vec<teloxide::types::MessageEntity>,
+        #[serde(default)]
+        caption: bool,
+    },
 }
 
 impl Job {
@@ -124,7 +137,8 @@ impl Job {
             | Job::Publish { ticket, .. }
             | Job::ToTopic { ticket, .. }
             | Job::ToCustomer { ticket, .. }
-            | Job::TopicState { ticket, .. } => Some(*ticket),
+            | Job::TopicState { ticket, .. }
+            | Job::EditCopy { ticket, .. } => Some(*ticket),
         }
     }
 
@@ -137,6 +151,7 @@ impl Job {
             Job::ToTopic { .. } => "to_topic",
             Job::ToCustomer { .. } => "to_customer",
             Job::TopicState { .. } => "topic_state",
+            Job::EditCopy { .. } => "edit_copy",
         }
     }
 }

@@ -434,6 +434,15 @@ async fn idle_message(desk: TicketDesk, dialogue: IntakeDialogue, msg: Message) 
     Ok(())
 }
 
+/// A customer edited a message: with a ticket open, its copy in the topic
+/// follows (an edit never opens a ticket); otherwise they are told the edit
+/// was not passed on.
 async fn edited_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    if let Some(customer) = msg.from.as_ref()
+        && let Some(ticket) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await?
+        && desk.relay_edit(&ticket, &msg, false).await?
+    {
+        return Ok(());
+    }
     say(&desk, msg.chat.id, lang_of(msg.from.as_ref()), "edit-not-relayed").await
 }

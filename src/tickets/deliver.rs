@@ -61,6 +61,15 @@ enum TopicPost<'a> {
     Text { reply_to: Option<i32>, text: &'a str },
 }
 
+/// An edited message's new version, for its copy.
+struct Edit<'a> {
+    from_chat: i64,
+    message: i32,
+    text: &'a str,
+    entities: &'a [teloxide::types::MessageEntity],
+    caption: bool,
+}
+
 pub use crate::delivery::worker::Refusal;
 
 impl crate::delivery::worker::JobRunner for TicketDesk {
@@ -120,6 +129,11 @@ impl TicketDesk {
                 self.copy_to_customer(*ticket, *from_chat, *message, reply_to, turn).await
             }
             Job::TopicState { ticket, open } => self.topic_state(*ticket, *open, turn).await,
+            Job::EditCopy { ticket, from_chat, message, text, entities, caption } => {
+                let edit =
+                    Edit { from_chat: *from_chat, message: *message, text, entities, caption: *caption };
+                self.edit_copy(*ticket, edit, turn).await
+            }
         };
         match result {
             Ok(()) => Ok(Delivered::Done),
@@ -169,7 +183,9 @@ impl TicketDesk {
             Job::ToCustomer { ticket, .. } | Job::ToTopic { ticket, .. } | Job::Publish { ticket, .. } => {
                 *ticket
             }
-            Job::Text { .. } | Job::TopicText { .. } | Job::TopicState { .. } => return,
+            Job::Text { .. } | Job::TopicText { .. } | Job::TopicState { .. } | Job::EditCopy { .. } => {
+                return;
+            }
         };
         let ticket = match self.storage.ticket(TicketId(ticket_id)).await {
             Ok(Some(ticket)) => ticket,
@@ -247,6 +263,58 @@ impl TicketDesk {
             })
             .await?;
         Ok(sent.id)
+    }
+
+    /// Gives the copy of an edited message its new text or caption. Where
+    /// Telegram will not edit it, the new version goes out as a reply to the
+    /// copy, marked as an edit; an unchanged text is nothing to do.
+    async fn edit_copy(&self, ticket: i64, edit: Edit<'_>, turn: Turn) -> Result<(), DeliveryError> {
+        let Some((chat, copy)) = self.storage.counterpart(edit.from_chat, edit.message).await? else {
+            tracing::info!(ticket_id = ticket, "an edited message was never relayed; nothing to update");
+            return Ok(());
+        };
+        let (what, edited) = if edit.caption {
+            let call = self
+                .courier
+                .call("editMessageCaption", chat, Cost::Message, turn, || {
+                    self.bot
+                        .edit_message_caption(ChatId(chat), MessageId(copy))
+                        .caption(edit.text.to_owned())
+                        .caption_entities(edit.entities.to_vec())
+                        .into_future()
+                })
+                .await;
+            ("caption", call.map(|_| ()))
+        } else {
+            let call = self
+                .courier
+                .call("editMessageText", chat, Cost::Message, turn, || {
+                    self.bot
+                        .edit_message_text(ChatId(chat), MessageId(copy), edit.text.to_owned())
+                        .entities(edit.entities.to_vec())
+                        .into_future()
+                })
+                .await;
+            ("text", call.map(|_| ()))
+        };
+        let error = match edited {
+            Ok(()) => {
+                tracing::info!(ticket_id = ticket, what, "an edit reached the copy");
+                return Ok(());
+            }
+            Err(CallError::Refused(RequestError::Api(ApiError::MessageNotModified))) => return Ok(()),
+            Err(CallError::Refused(error)) => error,
+            Err(other) => return Err(other.into()),
+        };
+        tracing::info!(ticket_id = ticket, %error, "the copy cannot be edited; the new version goes as a reply");
+        let Some(found) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
+        let (lang, thread) = if chat == found.customer_chat_id {
+            (crate::i18n::Lang::from_code(Some(&found.language)), None)
+        } else {
+            (self.group_lang(), found.thread_id)
+        };
+        let line = self.i18n.t_args(lang, "edited-copy", &[("text", edit.text.into())]);
+        self.send_text(chat, thread, Some(copy), &line, None, turn).await.map(|_| ())
     }
 
     async fn assignee_name(&self, ticket: &Ticket) -> Option<String> {

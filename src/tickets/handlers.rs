@@ -229,12 +229,17 @@ pub(crate) async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), 
     Ok(())
 }
 
-/// An agent edited a message in a ticket topic: edits are not passed on
-/// (yet), so the agent is told at once rather than believing the customer
-/// sees the correction.
+/// An agent edited a message in a ticket topic: its copy in the customer's
+/// chat gets the new text or caption; an edit that cannot be passed on (a
+/// replaced photo) is said at once, so the agent never believes the
+/// customer sees a correction they do not.
 pub(crate) async fn agent_edit(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
     let Some(thread) = topic_thread(&msg) else { return Ok(()) };
-    if desk.storage().ticket_by_thread(thread).await?.is_none() || !desk.is_staff(&msg).await? {
+    let Some(ticket) = desk.storage().ticket_by_thread(thread).await? else { return Ok(()) };
+    if !desk.is_staff(&msg).await? {
+        return Ok(());
+    }
+    if desk.relay_edit(&ticket, &msg, true).await? {
         return Ok(());
     }
     let text = desk.i18n().t(sender_lang(&msg), "edit-not-relayed-agent");

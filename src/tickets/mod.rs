@@ -405,6 +405,35 @@ impl TicketDesk {
         Ok(RelayOutcome::Queued)
     }
 
+    /// Queues an edited message's new text or caption for its copy on the
+    /// other side of the ticket, in the lane its copy went through (so the
+    /// edit follows the copy). A message without text or caption has
+    /// nothing to sync.
+    pub async fn relay_edit(
+        &self,
+        ticket: &Ticket,
+        msg: &Message,
+        to_customer: bool,
+    ) -> Result<bool, DeskError> {
+        let (text, entities, caption) = match (msg.text(), msg.caption()) {
+            (Some(text), _) => (text, msg.entities().unwrap_or_default(), false),
+            (None, Some(caption)) => (caption, msg.caption_entities().unwrap_or_default(), true),
+            (None, None) => return Ok(false),
+        };
+        let job = Job::EditCopy {
+            ticket: ticket.id.0,
+            from_chat: msg.chat.id.0,
+            message: msg.id.0,
+            text: text.to_owned(),
+            entities: entities.to_vec(),
+            caption,
+        };
+        let lane =
+            if to_customer { lane::chat(ticket.customer_chat_id, None) } else { lane::ticket(ticket.id.0) };
+        self.outbox.push(&lane, priority_of(ticket), Some(ticket.id.0), &job).await?;
+        Ok(true)
+    }
+
     /// Queues plain text for the customer of a ticket, in their language.
     pub async fn tell_customer(&self, ticket: &Ticket, key: &str) -> Result<(), StorageError> {
         let lang = Lang::from_code(Some(&ticket.language));

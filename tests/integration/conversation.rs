@@ -5,7 +5,7 @@ use crate::{
     routing::{admin, command},
     support::{
         bot::TestBot,
-        sim::{SUPPORT_GROUP_ID, SimUser},
+        sim::{Fault, FaultRule, SUPPORT_GROUP_ID, SimUser},
     },
 };
 
@@ -57,5 +57,63 @@ async fn replies_keep_their_target_both_ways() {
     let delivered =
         sim.wait_for_message(customer.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, plain))).await;
     assert_eq!(delivered.reply_to_message_id, None);
+    bot.stop().await.expect("clean stop");
+}
+
+/// DESIGN §12: an edited text or caption updates its copy on the other
+/// side; where Telegram will not edit the copy, the new version goes as a
+/// reply to it marked as an edit; an edit outside a ticket opens nothing.
+#[tokio::test]
+async fn edits_follow_their_copies() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let root = admin();
+    for line in ["/agent_add 2001 3", "/skill_add 2001 billing:2"] {
+        assert!(command(&bot, &root, line).await.starts_with('✅'), "{line}");
+    }
+    let alice = SimUser::operator(2001, "Alice");
+    let customer = SimUser::customer(1702, "Hana");
+    let (ticket, thread) = bot.open_ticket(&customer, "billing", "wrong amount").await;
+    let sim = &bot.sim;
+
+    // A caption edit by the customer.
+    let photo = sim.private_photo(&customer, Some("receipt"));
+    sim.wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.copied_from == Some((customer.id, photo)))
+        .await;
+    sim.edit_private_text(&customer, photo, "receipt from May 3");
+    sim.wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| {
+        m.copied_from == Some((customer.id, photo)) && m.body() == Some("receipt from May 3")
+    })
+    .await;
+
+    // Telegram refuses to edit the agent's copy: the new version follows as
+    // a reply to it, marked as an edit.
+    let answer = sim.group_text(&alice, Some(thread), "Refund of 10 sent");
+    let copy =
+        sim.wait_for_message(customer.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, answer))).await;
+    sim.fail_next(FaultRule::new(
+        "editMessageText",
+        Fault::BadRequest("Bad Request: message can't be edited".into()),
+    ));
+    sim.edit_group_text(&alice, answer, "Refund of 100 sent");
+    let marked = sim
+        .wait_for_message(customer.id, None, |m| {
+            m.body().is_some_and(|b| b.starts_with("✏️ Edited: Refund of 100"))
+        })
+        .await;
+    assert_eq!(marked.reply_to_message_id, Some(copy.message_id));
+
+    // An edit never opens a ticket: after the close, an edit is only answered.
+    bot.sim.group_text(&alice, Some(thread), "/close");
+    bot.sim.wait_for_message(customer.id, None, |m| m.body().is_some_and(|b| b.contains("is closed"))).await;
+    let before = bot.sim.messages_in(customer.id, None).len();
+    bot.sim.edit_private_text(&customer, photo, "receipt from May 4");
+    let notice = bot.wait_for_customer_message(&customer, before, |_| true).await;
+    assert!(
+        notice.body().unwrap_or_default().starts_with("This edit was not passed on"),
+        "{:?}",
+        notice.body()
+    );
+    let open = bot.db.storage.open_ticket_of_customer(customer.id).await.expect("q");
+    assert!(open.is_none(), "no ticket was opened by the edit (ticket {ticket} stays closed)");
     bot.stop().await.expect("clean stop");
 }

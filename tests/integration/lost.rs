@@ -330,12 +330,13 @@ async fn every_kind_an_agent_sends_reaches_the_customer_or_gets_a_notice() {
         assert_eq!(copy.kind, SimKind::Other((*field).to_owned()), "{field}");
     }
 
-    // An edit is not passed on yet: the agent is told at once.
+    // An edit reaches the customer's copy.
     let text = sim.group_text(&alice, Some(thread), "Your parcel is at the depot");
     sim.wait_for_message(ola.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, text))).await;
     sim.edit_group_text(&alice, text, "Your parcel is at the depot on Main St");
-    sim.wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| {
-        m.reply_to_message_id == Some(text) && m.body().is_some_and(|b| b.contains("Edits are not passed on"))
+    sim.wait_for_message(ola.id, None, |m| {
+        m.copied_from == Some((SUPPORT_GROUP_ID, text))
+            && m.body() == Some("Your parcel is at the depot on Main St")
     })
     .await;
     bot.stop().await.expect("clean stop");
