@@ -39,6 +39,9 @@ pub struct Config {
     pub premium_override_after: Duration,
     /// How often the sweeper looks for overdue tickets (`SWEEP_INTERVAL`).
     pub sweep_interval: Duration,
+    /// How long after a close a customer's message reopens the same ticket
+    /// (`REOPEN_WINDOW`); `None` (`0`): never, a new intake starts.
+    pub reopen_window: Option<Duration>,
     /// Whether `/away` gives back unanswered tickets as `/offline` does
     /// (`AWAY_GIVES_BACK_TICKETS`).
     pub away_gives_back_tickets: bool,
@@ -163,6 +166,10 @@ impl Config {
         let routing_webhook_timeout = duration(&get, "ROUTING_WEBHOOK_TIMEOUT", "5s")?;
         let premium_override_after = duration(&get, "PREMIUM_OVERRIDE_AFTER", "5m")?;
         let sweep_interval = duration(&get, "SWEEP_INTERVAL", "15s")?;
+        let reopen_window = match get("REOPEN_WINDOW").as_deref() {
+            Some("0") => None,
+            _ => Some(duration(&get, "REOPEN_WINDOW", "72h")?),
+        };
         let away_gives_back_tickets = match get("AWAY_GIVES_BACK_TICKETS").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
@@ -201,6 +208,7 @@ impl Config {
             routing_webhook_timeout,
             premium_override_after,
             sweep_interval,
+            reopen_window,
             away_gives_back_tickets,
             http_addr,
             webhook_url,
@@ -415,6 +423,8 @@ mod tests {
         assert_eq!(c.premium_override_after, Duration::from_secs(300));
         assert_eq!(c.sweep_interval, Duration::from_secs(15));
         assert!(!c.away_gives_back_tickets);
+        assert_eq!(c.reopen_window, Some(Duration::from_secs(72 * 3600)));
+        assert_eq!(config(&[("REOPEN_WINDOW", "0")]).expect("valid").reopen_window, None);
         assert_eq!(c.group_language, crate::i18n::Lang::En);
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.webhook_url, None);
@@ -490,6 +500,7 @@ mod tests {
             ("RATE_LIMITS", "fast"),
             ("AWAY_GIVES_BACK_TICKETS", "yes"),
             ("GROUP_LANGUAGE", "de"),
+            ("REOPEN_WINDOW", "soon"),
             ("CATEGORIES", "billing:billing,billing:general"),
             ("CATEGORIES", "Bad Name:general"),
         ];

@@ -218,6 +218,7 @@ mod tests {
             ("group", "Support".into()),
             ("username", "@alice".into()),
             ("text", "the new text".into()),
+            ("score", 4.into()),
         ];
         for lang in Lang::ALL {
             for key in I18n::keys(lang) {

@@ -14,6 +14,12 @@ intake-hint-pick-category = Please choose one of the buttons above, or send /can
 intake-hint-description = Got it: this will be added to your ticket. Now please describe your problem in words (a text message, or a photo or file with a caption).
 intake-cancelled = Cancelled. Write to us any time to open a ticket.
 intake-nothing-to-cancel = There is nothing to cancel. Just write your question to open a ticket.
+intake-cancel-ticket-open = Your ticket #{ $id } is open, so there is nothing to cancel. To close it, send /close.
+customer-close-nothing = You have no open ticket to close. Just write your question to open one.
+csat-question = How satisfied are you with the help you got? Tap a rating (5 = very satisfied).
+csat-thanks = Thank you for your rating!
+csat-posted = ⭐ The customer rated this ticket { $score }/5.
+csat-changed = ⭐ The customer changed their rating to { $score }/5.
 button-expired = This button is no longer active.
 button-unreadable = Sorry, that did not work. Please tap the button again, or write to us.
 
@@ -22,17 +28,19 @@ ticket-opened = Ticket #{ $id } opened. Our team will answer right here; anythin
 ticket-received = We have received your message and kept it safe. Our team will answer right here as soon as they can; anything you send in this chat is added to it.
 team-command-in-private = { $command } is a support team command: send it in the support group “{ $group }”. Here you talk to the bot as a customer would.
 ticket-already-open = Your ticket #{ $id } is open: just write here and the team will see it.
-ticket-closed-for-customer = Ticket #{ $id } is closed. Thank you for contacting us! To ask something new, just write here.
+ticket-closed-for-customer = Ticket #{ $id } is closed. Thank you for contacting us! If you write here soon, this ticket continues; /start opens a new one.
+ticket-closed-for-customer-new = Ticket #{ $id } is closed. Thank you for contacting us! To ask something new, just write here.
 ticket-reopened-for-customer = Ticket #{ $id } has been reopened; the team will continue here.
 edit-not-relayed = This edit was not passed on: only the text or caption of a message in an open ticket is updated. Please send the correction as a new message.
 unsupported-message = This kind of message can't be passed on. Please send text, a photo, a video, a voice message or a file.
 message-unreadable = Sorry, we could not read that message, so it did not reach the team. Please send it again, as text or as a photo or file.
-customer-help = I connect you with our support team. Write your question and the team will answer in this chat. /start opens a ticket, /cancel stops opening one.
+customer-help = I connect you with our support team. Write your question and the team will answer in this chat. /start opens a ticket, /cancel stops opening one, /close closes your open ticket.
 error-internal = Something went wrong on our side. Please try again in a minute.
 
 ## Command menu (setMyCommands)
 cmd-start = Open a support ticket
 cmd-cancel = Stop opening a ticket
+cmd-close-customer = Close my ticket
 cmd-help = How this bot works
 cmd-close = Close this ticket and tell the customer
 cmd-reopen = Reopen this ticket

@@ -13,6 +13,12 @@ intake-hint-pick-category = Elige uno de los botones de arriba o envía /cancel.
 intake-hint-description = Recibido: se añadirá a tu ticket. Ahora describe tu problema con palabras (un mensaje de texto, o una foto o un archivo con pie de foto).
 intake-cancelled = Cancelado. Escríbenos cuando quieras para abrir un ticket.
 intake-nothing-to-cancel = No hay nada que cancelar. Escribe tu pregunta para abrir un ticket.
+intake-cancel-ticket-open = Tu ticket #{ $id } está abierto, así que no hay nada que cancelar. Para cerrarlo, envía /close.
+customer-close-nothing = No tienes ningún ticket abierto que cerrar. Escribe tu pregunta para abrir uno.
+csat-question = ¿Qué tan satisfecho estás con la ayuda recibida? Elige una puntuación (5 = muy satisfecho).
+csat-thanks = ¡Gracias por tu valoración!
+csat-posted = ⭐ El cliente valoró este ticket con { $score }/5.
+csat-changed = ⭐ El cliente cambió su valoración a { $score }/5.
 button-expired = Este botón ya no está activo.
 button-unreadable = Lo sentimos, no funcionó. Pulsa el botón otra vez o escríbenos.
 
@@ -21,17 +27,19 @@ ticket-opened = Ticket #{ $id } abierto. Nuestro equipo te responderá aquí mis
 ticket-received = Hemos recibido tu mensaje y lo hemos guardado. Nuestro equipo te responderá aquí mismo en cuanto pueda; todo lo que envíes en este chat se añade a él.
 team-command-in-private = { $command } es un comando del equipo de soporte: envíalo en el grupo de soporte «{ $group }». Aquí hablas con el bot como lo haría un cliente.
 ticket-already-open = Tu ticket #{ $id } está abierto: escribe aquí y el equipo lo verá.
-ticket-closed-for-customer = El ticket #{ $id } está cerrado. ¡Gracias por contactarnos! Si necesitas algo más, escribe aquí.
+ticket-closed-for-customer = El ticket #{ $id } está cerrado. ¡Gracias por contactarnos! Si escribes aquí pronto, este ticket continúa; /start abre uno nuevo.
+ticket-closed-for-customer-new = El ticket #{ $id } está cerrado. ¡Gracias por contactarnos! Si necesitas algo más, escribe aquí.
 ticket-reopened-for-customer = El ticket #{ $id } se ha reabierto; el equipo continuará aquí.
 edit-not-relayed = Esta edición no se reenvió: solo se actualiza el texto o la leyenda de un mensaje de un ticket abierto. Envía la corrección como un mensaje nuevo.
 unsupported-message = Este tipo de mensaje no se puede reenviar. Envía texto, una foto, un vídeo, un mensaje de voz o un archivo.
 message-unreadable = Lo sentimos, no pudimos leer ese mensaje, así que no llegó al equipo. Envíalo de nuevo, como texto, foto o archivo.
-customer-help = Te pongo en contacto con nuestro equipo de soporte. Escribe tu pregunta y el equipo te responderá en este chat. /start abre un ticket, /cancel deja de abrirlo.
+customer-help = Te pongo en contacto con nuestro equipo de soporte. Escribe tu pregunta y el equipo te responderá en este chat. /start abre un ticket, /cancel deja de abrirlo, /close cierra tu ticket abierto.
 error-internal = Algo ha fallado por nuestra parte. Inténtalo de nuevo en un minuto.
 
 ## Command menu (setMyCommands)
 cmd-start = Abrir un ticket de soporte
 cmd-cancel = Dejar de abrir un ticket
+cmd-close-customer = Cerrar mi ticket
 cmd-help = Cómo funciona este bot
 cmd-close = Cerrar este ticket y avisar al cliente
 cmd-reopen = Reabrir este ticket

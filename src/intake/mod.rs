@@ -118,10 +118,27 @@ async fn customer_command(
             let in_intake = !matches!(dialogue.get().await?, None | Some(IntakeState::Idle));
             if in_intake {
                 dialogue.exit().await?;
-                say(&desk, msg.chat.id, lang, "intake-cancelled").await
-            } else {
-                say(&desk, msg.chat.id, lang, "intake-nothing-to-cancel").await
+                return say(&desk, msg.chat.id, lang, "intake-cancelled").await;
             }
+            match open_ticket_of_sender(&desk, &msg).await? {
+                Some(ticket) => {
+                    let text =
+                        desk.i18n().t_args(lang, "intake-cancel-ticket-open", &[("id", ticket.id.0.into())]);
+                    tell(&desk, msg.chat.id, text).await
+                }
+                None => say(&desk, msg.chat.id, lang, "intake-nothing-to-cancel").await,
+            }
+        }
+        CustomerCommand::Close => {
+            let (Some(customer), Some(ticket)) =
+                (msg.from.as_ref(), open_ticket_of_sender(&desk, &msg).await?)
+            else {
+                return say(&desk, msg.chat.id, lang, "customer-close-nothing").await;
+            };
+            // The same close as an agent's: the topic is told and closed,
+            // the agent's load freed, the customer asked for a rating.
+            desk.close(&ticket, customer).await?;
+            Ok(())
         }
         CustomerCommand::Start => {
             // A /start in the middle of an intake starts over, keeping what
@@ -268,6 +285,12 @@ async fn button_pressed(
                 return into_open_ticket(&desk, &dialogue, lang, open, &kept, draft.message_id, None).await;
             }
             open_ticket(&desk, &dialogue, &query.from, lang, &category, &draft, &kept).await
+        }
+        (Some(CallbackData::Rate { ticket, score }), _) => {
+            let rated = desk.rate(crate::domain::TicketId(ticket), &query.from, score).await?;
+            let key = if rated { "csat-thanks" } else { "button-expired" };
+            answer(&bot, &query, Some(desk.i18n().t(lang, key))).await;
+            Ok(())
         }
         (_, state) => {
             // An old keyboard, a removed category, or a double tap. With a
@@ -422,7 +445,12 @@ async fn confirm_and_route(
 async fn idle_message(desk: TicketDesk, dialogue: IntakeDialogue, msg: Message) -> Result<(), HandlerError> {
     let lang = lang_of(msg.from.as_ref());
     let Some(customer) = msg.from.as_ref() else { return Ok(()) };
-    let Some(ticket) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await? else {
+    let mut open = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await?;
+    if open.is_none() {
+        // Written soon after a close (REOPEN_WINDOW): the same ticket goes on.
+        open = desk.reopen_recent(customer).await?;
+    }
+    let Some(ticket) = open else {
         // The first message starts the intake, and is kept: its words are
         // offered as the description.
         let mut kept = Kept::default();
@@ -432,6 +460,12 @@ async fn idle_message(desk: TicketDesk, dialogue: IntakeDialogue, msg: Message) 
     };
     desk.relay_from_customer(&ticket, &msg).await?;
     Ok(())
+}
+
+/// The open ticket of whoever sent `msg`.
+async fn open_ticket_of_sender(desk: &TicketDesk, msg: &Message) -> Result<Option<Ticket>, HandlerError> {
+    let Some(customer) = msg.from.as_ref() else { return Ok(None) };
+    Ok(desk.storage().open_ticket_of_customer(customer.id.0 as i64).await?)
 }
 
 /// A customer edited a message: with a ticket open, its copy in the topic

@@ -220,6 +220,53 @@ impl Storage {
         row.map(Ticket::try_from).transpose()
     }
 
+    /// The customer's most recently closed ticket.
+    pub async fn last_closed_ticket_of_customer(&self, customer_id: i64) -> StorageResult<Option<Ticket>> {
+        let sql = concat!(
+            "SELECT ",
+            ticket_columns!(),
+            " FROM tickets WHERE customer_id = $1 AND status = 'closed' ORDER BY closed_at DESC, id DESC LIMIT 1"
+        );
+        let row: Option<TicketRow> =
+            with_read_pool!(self, |pool| sqlx::query_as(sql).bind(customer_id).fetch_optional(pool).await)?;
+        row.map(Ticket::try_from).transpose()
+    }
+
+    /// Records the customer's rating of their ticket (a later tap replaces
+    /// it). `None` if the ticket is not this customer's; else the rating it
+    /// had before.
+    pub async fn rate_ticket(
+        &self,
+        id: TicketId,
+        customer_id: i64,
+        score: u8,
+        now_ms: i64,
+    ) -> StorageResult<Option<Option<u8>>> {
+        let previous = with_pool!(self, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let row: Option<(Option<i64>,)> =
+                    sqlx::query_as("SELECT csat FROM tickets WHERE id = $1 AND customer_id = $2")
+                        .bind(id.0)
+                        .bind(customer_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if row.is_some() {
+                    sqlx::query("UPDATE tickets SET csat = $2, csat_at = $3 WHERE id = $1")
+                        .bind(id.0)
+                        .bind(i64::from(score))
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(row)
+            }
+            .await
+        })?;
+        Ok(previous.map(|(csat,)| csat.and_then(|c| u8::try_from(c).ok())))
+    }
+
     /// The ticket whose forum topic is `thread_id`.
     pub async fn ticket_by_thread(&self, thread_id: i32) -> StorageResult<Option<Ticket>> {
         let sql = concat!("SELECT ", ticket_columns!(), " FROM tickets WHERE thread_id = $1");

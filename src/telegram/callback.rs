@@ -12,6 +12,8 @@ pub enum CallbackData {
     /// first (identified by its message id, so an old button cannot use
     /// another message).
     UseDraft(i32),
+    /// After a close: the customer rates their ticket 1–5.
+    Rate { ticket: i64, score: u8 },
 }
 
 const VERSION: &str = "1";
@@ -22,6 +24,7 @@ impl CallbackData {
         match self {
             CallbackData::PickCategory(name) => format!("{VERSION}/cat/{name}"),
             CallbackData::UseDraft(message) => format!("{VERSION}/draft/{message}"),
+            CallbackData::Rate { ticket, score } => format!("{VERSION}/rate/{ticket}.{score}"),
         }
     }
 
@@ -35,6 +38,12 @@ impl CallbackData {
         match tag {
             "cat" => Some(CallbackData::PickCategory(value.to_owned())),
             "draft" => value.parse().ok().filter(|id: &i32| *id > 0).map(CallbackData::UseDraft),
+            "rate" => {
+                let (ticket, score) = value.split_once('.')?;
+                let ticket: i64 = ticket.parse().ok().filter(|t| *t > 0)?;
+                let score: u8 = score.parse().ok().filter(|s| (1..=5).contains(s))?;
+                Some(CallbackData::Rate { ticket, score })
+            }
             _ => None,
         }
     }
@@ -52,6 +61,9 @@ mod tests {
             assert!((1..=64).contains(&encoded.len()), "{encoded}");
             assert_eq!(CallbackData::decode(&encoded), Some(data));
         }
+        let rate = CallbackData::Rate { ticket: i64::MAX, score: 5 };
+        assert!(rate.encode().len() <= 64);
+        assert_eq!(CallbackData::decode(&rate.encode()), Some(rate));
         let draft = CallbackData::UseDraft(i32::MAX);
         assert!(draft.encode().len() <= 64);
         assert_eq!(CallbackData::decode(&draft.encode()), Some(draft));
@@ -62,6 +74,7 @@ mod tests {
         // Buttons already in customers' chats use this exact form.
         assert_eq!(CallbackData::PickCategory("billing".into()).encode(), "1/cat/billing");
         assert_eq!(CallbackData::UseDraft(42).encode(), "1/draft/42");
+        assert_eq!(CallbackData::Rate { ticket: 42, score: 4 }.encode(), "1/rate/42.4");
     }
 
     #[test]
@@ -78,6 +91,11 @@ mod tests {
             "1/draft/abc",
             "1/draft/-3",
             "1/draft/0",
+            "1/rate/42",
+            "1/rate/42.6",
+            "1/rate/42.0",
+            "1/rate/0.3",
+            "1/rate/x.3",
         ] {
             assert_eq!(CallbackData::decode(raw), None, "{raw:?}");
         }

@@ -19,6 +19,7 @@ use crate::{
 pub enum CustomerCommand {
     Start,
     Cancel,
+    Close,
     Help,
 }
 
@@ -45,8 +46,12 @@ pub enum GroupCommand {
 }
 
 /// The customer menu: (command, locale key of its description).
-const CUSTOMER_MENU: &[(&str, &str)] =
-    &[("start", "cmd-start"), ("cancel", "cmd-cancel"), ("help", "cmd-help")];
+const CUSTOMER_MENU: &[(&str, &str)] = &[
+    ("start", "cmd-start"),
+    ("cancel", "cmd-cancel"),
+    ("close", "cmd-close-customer"),
+    ("help", "cmd-help"),
+];
 
 /// The support-group menu.
 pub const GROUP_MENU: &[(&str, &str)] = &[

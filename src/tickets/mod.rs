@@ -467,7 +467,13 @@ impl TicketDesk {
             return Ok(false);
         }
         tracing::info!(ticket_id = ticket.id.0, agent_id = by.id.0, "ticket closed");
-        self.tell_customer(ticket, "ticket-closed-for-customer").await?;
+        let key = if self.config.reopen_window.is_some() {
+            "ticket-closed-for-customer"
+        } else {
+            "ticket-closed-for-customer-new"
+        };
+        self.tell_customer(ticket, key).await?;
+        self.ask_for_rating(ticket).await?;
         let line = self.i18n.t_args(
             Lang::from_code(by.language_code.as_deref()),
             "ticket-closed-by",
@@ -481,6 +487,57 @@ impl TicketDesk {
             tracing::warn!(ticket_id = ticket.id.0, %error, "could not assign waiting tickets");
         }
         Ok(true)
+    }
+
+    /// Asks the customer to rate a closed ticket: one message, buttons 1–5.
+    async fn ask_for_rating(&self, ticket: &Ticket) -> Result<(), StorageError> {
+        let lang = Lang::from_code(Some(&ticket.language));
+        let buttons = (1..=5u8)
+            .map(|score| {
+                let data = crate::telegram::callback::CallbackData::Rate { ticket: ticket.id.0, score };
+                teloxide::types::InlineKeyboardButton::callback(format!("{score} ⭐"), data.encode())
+            })
+            .collect::<Vec<_>>();
+        let markup = teloxide::types::InlineKeyboardMarkup::new([buttons]);
+        let text = self.i18n.t(lang, "csat-question");
+        self.outbox.text(ticket.customer_chat_id, None, None, text, Some(markup)).await.map(|_| ())
+    }
+
+    /// Records a customer's rating of their ticket (a second tap replaces the
+    /// first) and tells the topic. `false` if the ticket is not theirs.
+    pub async fn rate(&self, id: crate::domain::TicketId, by: &User, score: u8) -> Result<bool, DeskError> {
+        let Some(previous) = self.storage.rate_ticket(id, by.id.0 as i64, score, self.now_ms()).await? else {
+            return Ok(false);
+        };
+        if previous == Some(score) {
+            return Ok(true);
+        }
+        tracing::info!(ticket_id = id.0, score, "customer rated the ticket");
+        let Some(ticket) = self.storage.ticket(id).await? else { return Ok(true) };
+        let key = if previous.is_some() { "csat-changed" } else { "csat-posted" };
+        let line = self.i18n.t_args(self.group_lang(), key, &[("score", score.into())]);
+        self.outbox.topic_text(&ticket, None, line).await?;
+        Ok(true)
+    }
+
+    /// A customer wrote after their ticket was closed: within
+    /// `REOPEN_WINDOW` of the close, that ticket reopens (its topic, a line
+    /// there, the same agent if they can take it) and is returned.
+    pub async fn reopen_recent(&self, customer: &User) -> Result<Option<Ticket>, DeskError> {
+        let Some(window) = self.config.reopen_window else { return Ok(None) };
+        let Some(last) = self.storage.last_closed_ticket_of_customer(customer.id.0 as i64).await? else {
+            return Ok(None);
+        };
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let recent = last.closed_at_ms.is_some_and(|closed| self.now_ms() - closed <= window_ms);
+        if !recent {
+            return Ok(None);
+        }
+        match self.reopen(&last, customer).await? {
+            ReopenOutcome::Reopened | ReopenOutcome::AlreadyOpen => Ok(self.storage.ticket(last.id).await?),
+            ReopenOutcome::CustomerHasOpenTicket(other) => Ok(self.storage.ticket(other).await?),
+            ReopenOutcome::NotFound => Ok(None),
+        }
     }
 
     /// Reopens a closed ticket and its topic.

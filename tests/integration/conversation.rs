@@ -107,7 +107,11 @@ async fn edits_follow_their_copies() {
     bot.sim.wait_for_message(customer.id, None, |m| m.body().is_some_and(|b| b.contains("is closed"))).await;
     let before = bot.sim.messages_in(customer.id, None).len();
     bot.sim.edit_private_text(&customer, photo, "receipt from May 4");
-    let notice = bot.wait_for_customer_message(&customer, before, |_| true).await;
+    let notice = bot
+        .wait_for_customer_message(&customer, before, |m| {
+            m.body().is_some_and(|b| b.starts_with("This edit"))
+        })
+        .await;
     assert!(
         notice.body().unwrap_or_default().starts_with("This edit was not passed on"),
         "{:?}",

@@ -146,7 +146,7 @@ async fn closed_then_new_intake(
 
 #[tokio::test]
 async fn a_reopen_ends_the_new_intake_and_the_next_message_reaches_the_topic() {
-    let mut bot = TestBot::start().await;
+    let mut bot = TestBot::start_with(&[("REOPEN_WINDOW", "0")]).await; // a new intake after the close
     let sim = &bot.sim;
     let ida = customer(5004, "Ida");
     let alice = agent();
@@ -600,7 +600,7 @@ async fn a_crash_before_the_inbox_mark_of_a_close_still_posts_the_note_of_the_ne
 
 #[tokio::test]
 async fn a_reopen_during_a_slow_category_pick_relays_each_message_once() {
-    let mut bot = TestBot::start().await;
+    let mut bot = TestBot::start_with(&[("REOPEN_WINDOW", "0")]).await; // a new intake after the close
     let sim = &bot.sim;
     let ida = customer(5019, "Ida");
     let alice = agent();

@@ -129,10 +129,28 @@ async fn a_ticket_goes_from_intake_to_topic_and_both_ways() {
         .count();
     assert_eq!(notes_to_customer, 0, "the /note was never relayed");
 
-    // After closing, the customer's next message starts a new intake.
-    let before = sim.messages_in(customer.id, None).len();
-    sim.private_text(&customer, "one more thing");
-    bot.wait_for_customer_message(&customer, before, |m| !m.callback_data().is_empty()).await;
+    // After closing, the customer is asked for a rating; the topic hears it.
+    let rating = sim
+        .wait_for_message(customer.id, None, |m| m.callback_data().iter().any(|d| d.starts_with("1/rate/")))
+        .await;
+    let four = rating.callback_data().into_iter().find(|d| d.ends_with(".4")).expect("a 4");
+    sim.press_button(&customer, rating.message_id, &four);
+    sim.wait_for_message(SUPPORT_GROUP_ID, Some(topic.thread_id), |m| {
+        m.body().is_some_and(|b| b.contains("rated this ticket 4/5"))
+    })
+    .await;
+
+    // Written soon after the close (REOPEN_WINDOW), the next message
+    // continues the same ticket in the same topic.
+    let more = sim.private_text(&customer, "one more thing");
+    bot.wait_for_customer_message(&customer, 0, |m| {
+        m.body().is_some_and(|b| b.contains("has been reopened"))
+    })
+    .await;
+    sim.wait_for_message(SUPPORT_GROUP_ID, Some(topic.thread_id), |m| {
+        m.copied_from == Some((customer.id, more))
+    })
+    .await;
 
     assert!(sim.schema_violations().is_empty(), "{:?}", sim.schema_violations());
     bot.stop().await.expect("clean stop");
