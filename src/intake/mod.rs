@@ -78,7 +78,7 @@ async fn is_on_the_team(desk: &TicketDesk, msg: &Message) -> bool {
 /// A support-group command sent to the bot in private by an agent or admin:
 /// a pointer to the group, not a customer's intake.
 async fn team_command_in_private(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
-    let lang = lang_of(msg.from.as_ref());
+    let lang = lang_of(&desk, msg.from.as_ref()).await;
     let command = msg.text().and_then(|t| t.split_whitespace().next()).unwrap_or_default();
     let command = command.split('@').next().unwrap_or(command).to_owned();
     let group = desk.group().title().unwrap_or_else(|| desk.config().support_group.0.to_string());
@@ -90,8 +90,13 @@ async fn team_command_in_private(desk: TicketDesk, msg: Message) -> Result<(), H
     tell(&desk, msg.chat.id, text).await
 }
 
-fn lang_of(user: Option<&User>) -> Lang {
-    Lang::from_code(user.and_then(|u| u.language_code.as_deref()))
+/// The language to speak with `user`: their `/language` choice, else their
+/// Telegram app's.
+async fn lang_of(desk: &TicketDesk, user: Option<&User>) -> Lang {
+    match user {
+        Some(user) => desk.customer_lang(user).await,
+        None => Lang::En,
+    }
 }
 
 async fn say(desk: &TicketDesk, chat: ChatId, lang: Lang, key: &str) -> Result<(), HandlerError> {
@@ -111,7 +116,7 @@ async fn customer_command(
     msg: Message,
     command: CustomerCommand,
 ) -> Result<(), HandlerError> {
-    let lang = lang_of(msg.from.as_ref());
+    let lang = lang_of(&desk, msg.from.as_ref()).await;
     match command {
         CustomerCommand::Help => say(&desk, msg.chat.id, lang, "customer-help").await,
         CustomerCommand::Cancel => {
@@ -128,6 +133,20 @@ async fn customer_command(
                 }
                 None => say(&desk, msg.chat.id, lang, "intake-nothing-to-cancel").await,
             }
+        }
+        CustomerCommand::Language => {
+            let buttons = Lang::ALL
+                .into_iter()
+                .map(|l| {
+                    let data = CallbackData::Language(l.code().to_owned()).encode();
+                    InlineKeyboardButton::callback(desk.i18n().t(l, "language-name"), data)
+                })
+                .collect::<Vec<_>>();
+            let text = desk.i18n().t(lang, "language-choose");
+            desk.outbox()
+                .text(msg.chat.id.0, None, None, text, Some(InlineKeyboardMarkup::new([buttons])))
+                .await?;
+            Ok(())
         }
         CustomerCommand::Close => {
             let (Some(customer), Some(ticket)) =
@@ -221,7 +240,7 @@ async fn ended_in_open_ticket(
 ) -> Result<bool, HandlerError> {
     let Some(customer) = msg.from.as_ref() else { return Ok(false) };
     let Some(open) = open_ticket_of(desk, customer).await? else { return Ok(false) };
-    let lang = lang_of(Some(customer));
+    let lang = lang_of(&desk, Some(customer)).await;
     into_open_ticket(desk, dialogue, lang, open, kept, msg.id.0, Some(msg)).await?;
     Ok(true)
 }
@@ -242,7 +261,7 @@ async fn choosing_message(
     if ended_in_open_ticket(&desk, &dialogue, &msg, &kept).await? {
         return Ok(());
     }
-    let lang = lang_of(msg.from.as_ref());
+    let lang = lang_of(&desk, msg.from.as_ref()).await;
     let (words, has_media) = words_of(&msg);
     kept.keep(msg.id.0, words, has_media);
     let hint = !kept.hinted || msg.media_group_id().is_none();
@@ -260,7 +279,7 @@ async fn button_pressed(
     dialogue: IntakeDialogue,
     query: CallbackQuery,
 ) -> Result<(), HandlerError> {
-    let lang = lang_of(Some(&query.from));
+    let lang = lang_of(&desk, Some(&query.from)).await;
     let data = query.data.as_deref().and_then(CallbackData::decode);
     let state = dialogue.get().await?;
     match (data, state) {
@@ -285,6 +304,13 @@ async fn button_pressed(
                 return into_open_ticket(&desk, &dialogue, lang, open, &kept, draft.message_id, None).await;
             }
             open_ticket(&desk, &dialogue, &query.from, lang, &category, &draft, &kept).await
+        }
+        (Some(CallbackData::Language(code)), _) if Lang::ALL.iter().any(|l| l.code() == code) => {
+            let chosen = Lang::from_code(Some(&code));
+            desk.set_customer_lang(&query.from, chosen).await?;
+            answer(&bot, &query, None).await;
+            let chat = query.message.as_ref().map(|m| m.chat().id).unwrap_or(ChatId(query.from.id.0 as i64));
+            say(&desk, chat, chosen, "language-set").await
         }
         (Some(CallbackData::Rate { ticket, score }), _) => {
             let rated = desk.rate(crate::domain::TicketId(ticket), &query.from, score).await?;
@@ -364,7 +390,7 @@ async fn receive_description(
     if ended_in_open_ticket(&desk, &dialogue, &msg, &kept).await? {
         return Ok(());
     }
-    let lang = lang_of(msg.from.as_ref());
+    let lang = lang_of(&desk, msg.from.as_ref()).await;
     let Some(customer) = msg.from.as_ref() else { return Ok(()) };
     let (words, has_media) = words_of(&msg);
     let Some(text) = words.map(str::trim).filter(|t| !t.is_empty()) else {
@@ -443,7 +469,7 @@ async fn confirm_and_route(
 /// A message outside the intake dialogue: relayed to the open ticket, or the
 /// start of a new intake.
 async fn idle_message(desk: TicketDesk, dialogue: IntakeDialogue, msg: Message) -> Result<(), HandlerError> {
-    let lang = lang_of(msg.from.as_ref());
+    let lang = lang_of(&desk, msg.from.as_ref()).await;
     let Some(customer) = msg.from.as_ref() else { return Ok(()) };
     let mut open = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await?;
     if open.is_none() {
@@ -478,5 +504,5 @@ async fn edited_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerErr
     {
         return Ok(());
     }
-    say(&desk, msg.chat.id, lang_of(msg.from.as_ref()), "edit-not-relayed").await
+    say(&desk, msg.chat.id, lang_of(&desk, msg.from.as_ref()).await, "edit-not-relayed").await
 }

@@ -1,4 +1,5 @@
-//! Intake dialogue state per private chat, as JSON text.
+//! Intake dialogue state per private chat, as JSON text, and the language
+//! each customer chose.
 
 use super::{Storage, StorageResult, with_pool, with_read_pool};
 
@@ -39,6 +40,52 @@ impl Storage {
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+}
+
+impl Storage {
+    /// The language a customer chose with `/language`, if any.
+    pub async fn customer_language(&self, customer_id: i64) -> StorageResult<Option<String>> {
+        let row: Option<(String,)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT language FROM customer_languages WHERE customer_id = $1")
+                .bind(customer_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.map(|(language,)| language))
+    }
+
+    /// Stores a customer's chosen language; their open ticket follows (what
+    /// the bot tells them about it from now on).
+    pub async fn set_customer_language(
+        &self,
+        customer_id: i64,
+        language: &str,
+        now_ms: i64,
+    ) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO customer_languages (customer_id, language, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (customer_id) DO UPDATE SET language = excluded.language, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(customer_id)
+                .bind(language)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE tickets SET language = $2 WHERE customer_id = $1 AND status = 'open'")
+                    .bind(customer_id)
+                    .bind(language)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            }
+            .await
         })?;
         Ok(())
     }

@@ -14,6 +14,8 @@ pub enum CallbackData {
     UseDraft(i32),
     /// After a close: the customer rates their ticket 1–5.
     Rate { ticket: i64, score: u8 },
+    /// `/language`: the customer picked a language (`en`, `ru`, `es`).
+    Language(String),
 }
 
 const VERSION: &str = "1";
@@ -25,6 +27,7 @@ impl CallbackData {
             CallbackData::PickCategory(name) => format!("{VERSION}/cat/{name}"),
             CallbackData::UseDraft(message) => format!("{VERSION}/draft/{message}"),
             CallbackData::Rate { ticket, score } => format!("{VERSION}/rate/{ticket}.{score}"),
+            CallbackData::Language(code) => format!("{VERSION}/lang/{code}"),
         }
     }
 
@@ -38,6 +41,9 @@ impl CallbackData {
         match tag {
             "cat" => Some(CallbackData::PickCategory(value.to_owned())),
             "draft" => value.parse().ok().filter(|id: &i32| *id > 0).map(CallbackData::UseDraft),
+            "lang" if value.len() <= 8 && value.chars().all(|c| c.is_ascii_lowercase()) => {
+                Some(CallbackData::Language(value.to_owned()))
+            }
             "rate" => {
                 let (ticket, score) = value.split_once('.')?;
                 let ticket: i64 = ticket.parse().ok().filter(|t| *t > 0)?;
@@ -75,6 +81,8 @@ mod tests {
         assert_eq!(CallbackData::PickCategory("billing".into()).encode(), "1/cat/billing");
         assert_eq!(CallbackData::UseDraft(42).encode(), "1/draft/42");
         assert_eq!(CallbackData::Rate { ticket: 42, score: 4 }.encode(), "1/rate/42.4");
+        assert_eq!(CallbackData::Language("ru".into()).encode(), "1/lang/ru");
+        assert_eq!(CallbackData::decode("1/lang/es"), Some(CallbackData::Language("es".into())));
     }
 
     #[test]
@@ -96,6 +104,8 @@ mod tests {
             "1/rate/42.0",
             "1/rate/0.3",
             "1/rate/x.3",
+            "1/lang/RU",
+            "1/lang/",
         ] {
             assert_eq!(CallbackData::decode(raw), None, "{raw:?}");
         }

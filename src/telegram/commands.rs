@@ -20,6 +20,7 @@ pub enum CustomerCommand {
     Start,
     Cancel,
     Close,
+    Language,
     Help,
 }
 
@@ -50,6 +51,7 @@ const CUSTOMER_MENU: &[(&str, &str)] = &[
     ("start", "cmd-start"),
     ("cancel", "cmd-cancel"),
     ("close", "cmd-close-customer"),
+    ("language", "cmd-language"),
     ("help", "cmd-help"),
 ];
 

@@ -79,6 +79,8 @@ pub struct TicketDesk {
     /// The name and @username each agent was last seen with (written when
     /// they change).
     agent_names: Arc<std::sync::Mutex<std::collections::HashMap<i64, SeenAs>>>,
+    /// Customers' chosen languages as last read (`None`: they chose none).
+    customer_langs: Arc<std::sync::Mutex<std::collections::HashMap<i64, Option<Lang>>>>,
 }
 
 impl TicketDesk {
@@ -108,6 +110,7 @@ impl TicketDesk {
             hold_reports: Arc::default(),
             told_outsiders: Arc::default(),
             agent_names: Arc::default(),
+            customer_langs: Arc::default(),
         }
     }
 
@@ -173,6 +176,43 @@ impl TicketDesk {
             names.clear();
         }
         names.insert(id, seen);
+        Ok(())
+    }
+
+    /// The language to speak with a customer: the one they chose with
+    /// `/language`, else their Telegram app's (English when unsupported).
+    /// Read from the database once per customer, then kept.
+    pub async fn customer_lang(&self, user: &User) -> Lang {
+        let id = user.id.0 as i64;
+        let cached =
+            self.customer_langs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).copied();
+        let chosen = match cached {
+            Some(chosen) => chosen,
+            None => match self.storage.customer_language(id).await {
+                Ok(chosen) => {
+                    let chosen = chosen.map(|code| Lang::from_code(Some(&code)));
+                    let mut langs =
+                        self.customer_langs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if langs.len() >= 100_000 {
+                        langs.clear();
+                    }
+                    langs.insert(id, chosen);
+                    chosen
+                }
+                Err(error) => {
+                    tracing::warn!(customer_id = id, %error, "cannot read the customer's language; using Telegram's");
+                    None
+                }
+            },
+        };
+        chosen.unwrap_or_else(|| Lang::from_code(user.language_code.as_deref()))
+    }
+
+    /// Stores the language a customer chose.
+    pub async fn set_customer_lang(&self, user: &User, lang: Lang) -> Result<(), StorageError> {
+        let id = user.id.0 as i64;
+        self.storage.set_customer_language(id, lang.code(), self.now_ms()).await?;
+        self.customer_langs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, Some(lang));
         Ok(())
     }
 
