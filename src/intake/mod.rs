@@ -240,7 +240,7 @@ async fn ended_in_open_ticket(
 ) -> Result<bool, HandlerError> {
     let Some(customer) = msg.from.as_ref() else { return Ok(false) };
     let Some(open) = open_ticket_of(desk, customer).await? else { return Ok(false) };
-    let lang = lang_of(&desk, Some(customer)).await;
+    let lang = lang_of(desk, Some(customer)).await;
     into_open_ticket(desk, dialogue, lang, open, kept, msg.id.0, Some(msg)).await?;
     Ok(true)
 }

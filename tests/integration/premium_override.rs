@@ -251,8 +251,10 @@ async fn the_override_does_not_undo_an_admins_reassignment() {
     let first = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("t").assignee_id;
     assert_eq!(first, Some(1003), "the technical agent first");
 
-    // One second in, an admin gives it to the billing agent on purpose.
-    tokio::time::sleep(Duration::from_secs(1).saturating_sub(opened.elapsed())).await;
+    // 1.5 s in, an admin gives it to the billing agent on purpose (its new
+    // deadline, 5.5 s, is half a second after the check below; the opening
+    // one, about 4.1 s, half a second before).
+    tokio::time::sleep(Duration::from_millis(1500).saturating_sub(opened.elapsed())).await;
     bot.sim.group_text(&SimUser::operator(1, "Root"), Some(thread), "/reassign 1001");
     wait_for_assignee(&bot, ticket, 1001).await;
     let reassigned = std::time::Instant::now();

@@ -60,7 +60,8 @@ async fn server_errors_and_dropped_connections_are_retried_once_delivered() {
 
 #[tokio::test]
 async fn a_topic_closed_or_reopened_by_hand_closes_or_reopens_its_ticket() {
-    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    // Without a reopen window, the customer's next message starts a new intake.
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1"), ("REOPEN_WINDOW", "0")]).await;
     let finn = customer(602);
     let (ticket, thread) = bot.open_ticket(&finn, "billing", "help").await;
     // A group admin closes the topic from Telegram's menu: like /close.
