@@ -69,6 +69,12 @@ note-lifetime-value = lifetime value { $value }
 note-title = Ticket #{ $id }
 note-customer = Customer
 note-tier = Tier
+note-history = History
+note-history-first = first ticket
+note-history-count = { $count ->
+    [one] 1 earlier ticket
+   *[other] { $count } earlier tickets
+}
 note-tier-unknown = unknown (no CRM connected)
 note-category = Category
 note-description = Description

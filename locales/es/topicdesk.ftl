@@ -68,6 +68,12 @@ note-lifetime-value = valor de vida { $value }
 note-title = Ticket #{ $id }
 note-customer = Cliente
 note-tier = Nivel
+note-history = Historial
+note-history-first = primer ticket
+note-history-count = { $count ->
+    [one] 1 ticket anterior
+   *[other] { $count } tickets anteriores
+}
 note-tier-unknown = desconocido (sin CRM conectado)
 note-category = Categoría
 note-description = Descripción

@@ -70,6 +70,13 @@ note-lifetime-value = сумма покупок { $value }
 note-title = Обращение #{ $id }
 note-customer = Клиент
 note-tier = Уровень
+note-history = История
+note-history-first = первое обращение
+note-history-count = { $count ->
+    [one] { $count } прежнее обращение
+    [few] { $count } прежних обращения
+   *[other] { $count } прежних обращений
+}
 note-tier-unknown = неизвестен (CRM не подключена)
 note-category = Категория
 note-description = Описание

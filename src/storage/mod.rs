@@ -32,7 +32,7 @@ pub use outbox::{
     DialogueChange, FinishedJob, HandledUpdate, NewOutboxRow, OutboxCounts, OutboxRow, QueuedRow,
 };
 pub use pairs::MessagePair;
-pub use tickets::{Assignment, Claim, NewTicket, ReopenOutcome, Ticket};
+pub use tickets::{Assignment, Claim, NewTicket, PastTicket, ReopenOutcome, Ticket};
 
 /// Errors of the storage layer. The cause is kept for logs; users only ever
 /// see a generic localised apology.

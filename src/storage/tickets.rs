@@ -220,6 +220,48 @@ impl Storage {
         row.map(Ticket::try_from).transpose()
     }
 
+    /// The customer's tickets before `before`: how many, and the last
+    /// `limit` of them, newest first (for the note's history line).
+    pub async fn customer_history(
+        &self,
+        customer_id: i64,
+        before: TicketId,
+        limit: i64,
+    ) -> StorageResult<(i64, Vec<PastTicket>)> {
+        let (count, rows) = with_read_pool!(self, |pool| {
+            async {
+                let (count,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM tickets WHERE customer_id = $1 AND id < $2")
+                        .bind(customer_id)
+                        .bind(before.0)
+                        .fetch_one(pool)
+                        .await?;
+                let rows: Vec<PastRow> = sqlx::query_as(
+                    "SELECT id, created_at, category, csat, thread_id FROM tickets \
+                     WHERE customer_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+                )
+                .bind(customer_id)
+                .bind(before.0)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+                Ok::<_, sqlx::Error>((count, rows))
+            }
+            .await
+        })?;
+        let past = rows
+            .into_iter()
+            .map(|(id, created_at_ms, category, csat, thread)| PastTicket {
+                id,
+                created_at_ms,
+                category,
+                csat: csat.and_then(|c| u8::try_from(c).ok()),
+                thread_id: thread.and_then(|t| i32::try_from(t).ok()),
+            })
+            .collect();
+        Ok((count, past))
+    }
+
     /// The customer's most recently closed ticket.
     pub async fn last_closed_ticket_of_customer(&self, customer_id: i64) -> StorageResult<Option<Ticket>> {
         let sql = concat!(
@@ -469,6 +511,19 @@ impl Storage {
         })?;
         Ok(())
     }
+}
+
+/// `id, created_at, category, csat, thread_id` of an earlier ticket.
+type PastRow = (i64, i64, String, Option<i64>, Option<i64>);
+
+/// One of a customer's earlier tickets, as the note lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PastTicket {
+    pub id: i64,
+    pub created_at_ms: i64,
+    pub category: String,
+    pub csat: Option<u8>,
+    pub thread_id: Option<i32>,
 }
 
 /// One assignment of a batch: `ticket` goes to the assignment's agent if

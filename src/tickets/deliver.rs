@@ -370,7 +370,9 @@ impl TicketDesk {
             return Ok(ticket);
         }
         let assignee = self.assignee_name(&ticket).await;
-        let html = note::render_note(&self.i18n, self.group_lang(), &ticket, assignee.as_deref());
+        let (count, recent) = self.storage.customer_history(ticket.customer_id, ticket.id, 3).await?;
+        let history = note::History { count, recent, group: group.0 };
+        let html = note::render_note(&self.i18n, self.group_lang(), &ticket, assignee.as_deref(), &history);
         let sent = self
             .courier
             .call("sendMessage", group.0, Cost::Message, turn, || {

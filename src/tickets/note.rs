@@ -12,7 +12,7 @@ use crate::{
 
 /// Telegram counts message length in UTF-16 code units; the note leaves
 /// room for its labels within the 4096 limit.
-const DESCRIPTION_BUDGET_UTF16: usize = 3000;
+const DESCRIPTION_BUDGET_UTF16: usize = 2600;
 /// Topic names are limited to 128 characters.
 const TOPIC_NAME_MAX: usize = 128;
 /// A customer name never takes more than this much of a topic name.
@@ -132,7 +132,52 @@ pub fn topic_color(tier: Option<Tier>) -> u32 {
 
 /// The internal note, as Telegram HTML. Every value from a user or the CRM
 /// is escaped. `assignee` is the assigned agent's name, when there is one.
-pub fn render_note(i18n: &I18n, lang: Lang, ticket: &Ticket, assignee: Option<&str>) -> String {
+/// A customer's earlier tickets: how many, and the last few (newest first).
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub count: i64,
+    pub recent: Vec<crate::storage::PastTicket>,
+    /// The support group, for links to the earlier topics.
+    pub group: i64,
+}
+
+/// `https://t.me/c/<id>/<thread>`: a link to a topic of a private
+/// supergroup (its id without the `-100`).
+pub fn topic_link(group: i64, thread: i32) -> String {
+    let internal = group.unsigned_abs().saturating_sub(1_000_000_000_000);
+    format!("https://t.me/c/{internal}/{thread}")
+}
+
+fn history_line(i18n: &I18n, lang: Lang, history: &History) -> String {
+    if history.count == 0 {
+        return escape(&i18n.t(lang, "note-history-first"));
+    }
+    let mut parts =
+        vec![escape(&i18n.t_args(lang, "note-history-count", &[("count", history.count.into())]))];
+    for past in &history.recent {
+        let number = match past.thread_id {
+            Some(thread) => format!("<a href=\"{}\">#{}</a>", topic_link(history.group, thread), past.id),
+            None => format!("#{}", past.id),
+        };
+        let date = chrono::DateTime::from_timestamp_millis(past.created_at_ms)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
+        let mut item = format!("{number} {date} · {}", escape(&category_label(i18n, lang, &past.category)));
+        if let Some(csat) = past.csat {
+            item.push_str(&format!(" · ⭐{csat}"));
+        }
+        parts.push(item);
+    }
+    parts.join("; ")
+}
+
+pub fn render_note(
+    i18n: &I18n,
+    lang: Lang,
+    ticket: &Ticket,
+    assignee: Option<&str>,
+    history: &History,
+) -> String {
     let label = |key: &str| escape(&i18n.t(lang, key));
     let mut customer =
         format!("<a href=\"tg://user?id={}\">{}</a>", ticket.customer_id, escape(&ticket.customer_name));
@@ -193,6 +238,7 @@ pub fn render_note(i18n: &I18n, lang: Lang, ticket: &Ticket, assignee: Option<&s
         format!("🎫 <b>{title}</b>"),
         format!("<b>{}:</b> {customer}", label("note-customer")),
         format!("<b>{}:</b> {tier}", label("note-tier")),
+        format!("<b>{}:</b> {}", label("note-history"), history_line(i18n, lang, history)),
         format!(
             "<b>{}:</b> {category} (<code>{}</code>)",
             label("note-category"),
@@ -208,6 +254,11 @@ pub fn render_note(i18n: &I18n, lang: Lang, ticket: &Ticket, assignee: Option<&s
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn topic_links_drop_the_supergroup_prefix() {
+        assert_eq!(topic_link(-1001234567890, 42), "https://t.me/c/1234567890/42");
+    }
+
     use super::*;
     use crate::domain::{TicketId, TicketStatus};
 
@@ -246,7 +297,7 @@ mod tests {
     #[test]
     fn the_note_carries_customer_category_and_description_escaped() {
         let i18n = I18n::load().expect("locales");
-        let note = render_note(&i18n, Lang::En, &ticket(), None);
+        let note = render_note(&i18n, Lang::En, &ticket(), None, &History::default());
         assert!(note.contains("Ticket #42"), "{note}");
         assert!(note.contains("<a href=\"tg://user?id=777\">Bob &lt;script&gt;</a> @bob"), "{note}");
         assert!(note.contains("Billing and payments (<code>billing</code>)"), "{note}");
@@ -262,7 +313,7 @@ mod tests {
         let i18n = I18n::load().expect("locales");
         let mut t = ticket();
         t.enrichment = Some(r#"{"status":"failed","reason":"timeout after 5s","detail":""}"#.into());
-        let note = render_note(&i18n, Lang::En, &t, None);
+        let note = render_note(&i18n, Lang::En, &t, None, &History::default());
         assert!(note.contains("unknown (CRM unavailable: timeout after 5s)"), "{note}");
     }
 
@@ -277,7 +328,7 @@ mod tests {
                 .into(),
         );
         t.routing_reason = Some("Alice is the senior billing agent".into());
-        let note = render_note(&i18n, Lang::En, &t, Some("Alice <3"));
+        let note = render_note(&i18n, Lang::En, &t, Some("Alice <3"), &History::default());
         assert!(note.contains("<a href=\"tg://user?id=1001\">Alice &lt;3</a>"), "{note}");
         assert!(note.contains("Premium · 12 orders · 1 recent ticket"), "{note}");
         assert!(note.contains("Alice is the senior billing agent"), "{note}");
@@ -289,7 +340,7 @@ mod tests {
         let mut t = ticket();
         t.description = "😀".repeat(5000);
         t.customer_name = "N".repeat(64);
-        let note = render_note(&i18n, Lang::Ru, &t, None);
+        let note = render_note(&i18n, Lang::Ru, &t, None, &History::default());
         assert!(note.encode_utf16().count() < 4096, "{}", note.encode_utf16().count());
         assert!(note.contains('…'));
     }

@@ -91,3 +91,29 @@ async fn after_the_window_a_new_intake_starts() {
     assert_eq!(closed.status, topicdesk::domain::TicketStatus::Closed);
     bot.stop().await.expect("clean stop");
 }
+
+/// DESIGN §12 (history): a returning customer's note counts their earlier
+/// tickets and lists the last ones with a link to each topic, its date,
+/// category and rating.
+#[tokio::test]
+async fn the_note_shows_the_customers_history() {
+    let mut bot = TestBot::start_with(&[("REOPEN_WINDOW", "0")]).await;
+    let kai = SimUser::customer(1804, "Kai");
+    let (first, first_thread) = bot.open_ticket(&kai, "billing", "first problem").await;
+    assert!(crate::routing::note_html(&bot, first_thread).contains("first ticket"));
+    bot.sim.private_text(&kai, "/close");
+    let rating = bot
+        .sim
+        .wait_for_message(kai.id, None, |m| m.callback_data().iter().any(|d| d.starts_with("1/rate/")))
+        .await;
+    let query = bot.sim.press_button(&kai, rating.message_id, &format!("1/rate/{first}.4"));
+    bot.sim.wait_for(|s| s.callback_answer(&query).is_some(), Duration::from_secs(5)).await;
+
+    let (_, thread) = bot.open_ticket(&kai, "technical", "second problem").await;
+    let note = crate::routing::note_html(&bot, thread);
+    let link = format!("https://t.me/c/{}/{first_thread}", (-SUPPORT_GROUP_ID) - 1_000_000_000_000);
+    assert!(note.contains("1 earlier ticket"), "{note}");
+    assert!(note.contains(&format!("<a href=\"{link}\">#{first}</a>")), "{note}");
+    assert!(note.contains("Billing and payments · ⭐4"), "{note}");
+    bot.stop().await.expect("clean stop");
+}

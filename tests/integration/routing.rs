@@ -80,7 +80,7 @@ pub(crate) fn note_text(bot: &TestBot, thread: i32) -> String {
     bot.sim.message(SUPPORT_GROUP_ID, pinned).and_then(|m| m.text).expect("the note has text")
 }
 
-fn note_html(bot: &TestBot, thread: i32) -> String {
+pub(crate) fn note_html(bot: &TestBot, thread: i32) -> String {
     let pinned = bot.sim.pinned(SUPPORT_GROUP_ID, Some(thread)).expect("a pinned note");
     bot.sim.message(SUPPORT_GROUP_ID, pinned).and_then(|m| m.html).expect("the note is HTML")
 }
