@@ -219,6 +219,7 @@ mod tests {
             ("username", "@alice".into()),
             ("text", "the new text".into()),
             ("score", 4.into()),
+            ("kind", "poll".into()),
         ];
         for lang in Lang::ALL {
             for key in I18n::keys(lang) {

@@ -88,9 +88,12 @@ pub enum Job {
         message: i32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<i32>,
+        /// The message's kind (`photo`, `poll`, …), named if it cannot be copied.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_kind: Option<String>,
     },
-    /// An agent's message copied to the customer; `reply_to` as above, in
-    /// the topic.
+    /// An agent's message copied to the customer; `reply_to` and `kind` as
+    /// above, in the topic.
     ToCustomer {
         ticket: i64,
         from_chat: i64,
@@ -98,6 +101,8 @@ pub enum Job {
         thread: i32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_kind: Option<String>,
     },
     /// Close (`open: false`) or reopen the ticket's topic.
     TopicState { ticket: i64, open: bool },

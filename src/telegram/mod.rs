@@ -75,6 +75,33 @@ pub fn replied_message(msg: &Message) -> Option<i32> {
     (!topic_root).then_some(replied.id.0)
 }
 
+/// A stable name for the kind of a person's message (`photo`, `voice`,
+/// `poll`, …), for notices that name what could not be passed on.
+pub fn message_kind(msg: &Message) -> &'static str {
+    use teloxide::types::{MediaKind as M, MessageKind as K};
+    let common = match &msg.kind {
+        K::Common(common) => common,
+        K::Dice(_) => return "dice",
+        _ => return "other",
+    };
+    match &common.media_kind {
+        M::Text(_) => "text",
+        M::Photo(_) => "photo",
+        M::Video(_) => "video",
+        M::Animation(_) => "animation",
+        M::Document(_) => "document",
+        M::Audio(_) => "audio",
+        M::Voice(_) => "voice",
+        M::VideoNote(_) => "video_note",
+        M::Sticker(_) => "sticker",
+        M::Location(_) => "location",
+        M::Venue(_) => "venue",
+        M::Contact(_) => "contact",
+        M::Poll(_) => "poll",
+        _ => "other",
+    }
+}
+
 /// What Telegram said, in its own words ("Bad Request: message thread not
 /// found"), for texts people read: without the library's wrapping ("A
 /// Telegram's error: Unknown error: …").
@@ -94,6 +121,28 @@ mod tests {
     use teloxide::{ApiError, RequestError};
 
     use super::telegram_says;
+
+    #[test]
+    fn message_kinds_are_named() {
+        let base = serde_json::json!({"message_id": 5, "date": 1_700_000_000,
+            "chat": {"id": 42, "type": "private", "first_name": "Ivo"},
+            "from": {"id": 42, "is_bot": false, "first_name": "Ivo"}});
+        let cases = [
+            (
+                "voice",
+                serde_json::json!({"file_id": "V1", "file_unique_id": "V1u", "duration": 2, "mime_type": "audio/ogg", "file_size": 1000}),
+                "voice",
+            ),
+            ("dice", serde_json::json!({"emoji": "🎲", "value": 4}), "dice"),
+            ("text", serde_json::json!("hi"), "text"),
+        ];
+        for (field, value, kind) in cases {
+            let mut raw = base.clone();
+            raw[field] = value;
+            let msg: teloxide::types::Message = serde_json::from_value(raw).expect(field);
+            assert_eq!(super::message_kind(&msg), kind, "{field}: {:?}", msg.kind);
+        }
+    }
 
     #[test]
     fn telegram_is_quoted_in_its_own_words() {

@@ -115,7 +115,7 @@ impl TicketDesk {
                 Some(found) => self.ensure_topic(found, *fresh || unpin.is_some(), turn).await.map(|_| ()),
                 None => Ok(()),
             },
-            Job::ToTopic { ticket, from_chat, message, reply_to } => {
+            Job::ToTopic { ticket, from_chat, message, reply_to, .. } => {
                 let reply_to = self.counterpart(*from_chat, *reply_to).await;
                 self.post_in_topic(
                     *ticket,
@@ -200,8 +200,13 @@ impl TicketDesk {
                 let text = self.i18n.t(self.group_lang(), "relay-not-delivered-blocked");
                 self.outbox.topic_text(&ticket, Some(*message), text).await
             }
-            (Job::ToCustomer { message, .. }, Refusal::Uncopyable) => {
-                let text = self.i18n.t(self.group_lang(), "relay-not-delivered-uncopyable");
+            (Job::ToCustomer { message, message_kind, .. }, Refusal::Uncopyable) => {
+                let kind = self.kind_name(self.group_lang(), message_kind.as_deref());
+                let text = self.i18n.t_args(
+                    self.group_lang(),
+                    "relay-not-delivered-uncopyable",
+                    &[("kind", kind.into())],
+                );
                 self.outbox.topic_text(&ticket, Some(*message), text).await
             }
             (Job::ToCustomer { message, .. }, Refusal::Other) => {
@@ -209,9 +214,15 @@ impl TicketDesk {
                     self.i18n.t_args(self.group_lang(), "relay-not-delivered", &[("reason", detail.into())]);
                 self.outbox.topic_text(&ticket, Some(*message), text).await
             }
-            (Job::ToTopic { .. }, Refusal::Uncopyable) => {
+            (Job::ToTopic { message_kind, .. }, Refusal::Uncopyable) => {
                 let lang = crate::i18n::Lang::from_code(Some(&ticket.language));
-                self.outbox.customer_text(&ticket, self.i18n.t(lang, "unsupported-message")).await
+                let kind = self.kind_name(lang, message_kind.as_deref());
+                self.outbox
+                    .customer_text(
+                        &ticket,
+                        self.i18n.t_args(lang, "unsupported-message", &[("kind", kind.into())]),
+                    )
+                    .await
             }
             _ => {
                 // A lasting problem (missing rights) is reported once per
@@ -315,6 +326,29 @@ impl TicketDesk {
         };
         let line = self.i18n.t_args(lang, "edited-copy", &[("text", edit.text.into())]);
         self.send_text(chat, thread, Some(copy), &line, None, turn).await.map(|_| ())
+    }
+
+    /// "photo", "poll", … in `lang`, for a notice about a message of that
+    /// kind ("message" when unknown).
+    fn kind_name(&self, lang: crate::i18n::Lang, kind: Option<&str>) -> String {
+        let known = [
+            "text",
+            "photo",
+            "video",
+            "animation",
+            "document",
+            "audio",
+            "voice",
+            "video_note",
+            "sticker",
+            "location",
+            "venue",
+            "contact",
+            "poll",
+            "dice",
+        ];
+        let kind = kind.filter(|k| known.contains(k)).unwrap_or("other");
+        self.i18n.t(lang, &format!("kind-{}", kind.replace('_', "-")))
     }
 
     async fn assignee_name(&self, ticket: &Ticket) -> Option<String> {

@@ -385,6 +385,7 @@ impl TicketDesk {
             from_chat: msg.chat.id.0,
             message: msg.id.0,
             reply_to: crate::telegram::replied_message(msg),
+            message_kind: Some(crate::telegram::message_kind(msg).to_owned()),
         };
         self.outbox.push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job).await?;
         Ok(RelayOutcome::Queued)
@@ -419,7 +420,13 @@ impl TicketDesk {
         messages: &[i32],
     ) -> Result<(), DeskError> {
         for message in messages {
-            let job = Job::ToTopic { ticket: ticket.id.0, from_chat, message: *message, reply_to: None };
+            let job = Job::ToTopic {
+                ticket: ticket.id.0,
+                from_chat,
+                message: *message,
+                reply_to: None,
+                message_kind: None,
+            };
             self.outbox
                 .push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job)
                 .await?;
@@ -439,6 +446,7 @@ impl TicketDesk {
             message: msg.id.0,
             thread,
             reply_to: crate::telegram::replied_message(msg),
+            message_kind: Some(crate::telegram::message_kind(msg).to_owned()),
         };
         let lane = lane::chat(ticket.customer_chat_id, None);
         self.outbox.push(&lane, priority_of(ticket), Some(ticket.id.0), &job).await?;

@@ -121,3 +121,47 @@ async fn edits_follow_their_copies() {
     assert!(open.is_none(), "no ticket was opened by the edit (ticket {ticket} stays closed)");
     bot.stop().await.expect("clean stop");
 }
+
+/// What Telegram refuses to copy gets a notice naming its kind, on the
+/// sender's side (DESIGN §12: never a silent drop).
+#[tokio::test]
+async fn a_refused_copy_is_named_by_its_kind() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let root = admin();
+    for line in ["/agent_add 2001 3", "/skill_add 2001 billing:2"] {
+        assert!(command(&bot, &root, line).await.starts_with('✅'), "{line}");
+    }
+    let alice = SimUser::operator(2001, "Alice");
+    let customer = SimUser::customer(1703, "Ivo");
+    let (_, thread) = bot.open_ticket(&customer, "billing", "help").await;
+    let sim = &bot.sim;
+    let refuse =
+        || FaultRule::new("copyMessage", Fault::BadRequest("Bad Request: message can't be copied".into()));
+    sim.fail_next(refuse().chat(SUPPORT_GROUP_ID));
+    sim.private_kind(
+        &customer,
+        "voice",
+        serde_json::json!({"file_id": "V1", "file_unique_id": "V1u", "duration": 2, "mime_type": "audio/ogg", "file_size": 1000}),
+    );
+    sim.wait_for_message(customer.id, None, |m| {
+        m.body().is_some_and(|b| b.starts_with("Telegram does not let this voice message be passed on"))
+    })
+    .await;
+    sim.fail_next(refuse().chat(customer.id));
+    let poll = sim.group_kind(
+        &alice,
+        Some(thread),
+        "poll",
+        serde_json::json!({"id": "5000000002", "question": "Which day?", "options": [
+            {"text": "Mon", "voter_count": 0}, {"text": "Tue", "voter_count": 0}],
+            "total_voter_count": 0, "is_closed": false, "is_anonymous": true,
+            "type": "regular", "allows_multiple_answers": false}),
+    );
+    let notice = sim
+        .wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| {
+            m.body().is_some_and(|b| b.contains("cannot copy this poll"))
+        })
+        .await;
+    assert_eq!(notice.reply_to_message_id, Some(poll), "the notice answers the agent's message");
+    bot.stop().await.expect("clean stop");
+}
