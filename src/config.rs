@@ -166,8 +166,8 @@ impl Config {
         let routing_webhook_timeout = duration(&get, "ROUTING_WEBHOOK_TIMEOUT", "5s")?;
         let premium_override_after = duration(&get, "PREMIUM_OVERRIDE_AFTER", "5m")?;
         let sweep_interval = duration(&get, "SWEEP_INTERVAL", "15s")?;
-        let reopen_window = match get("REOPEN_WINDOW").as_deref() {
-            Some("0") => None,
+        let reopen_window = match get("REOPEN_WINDOW") {
+            Some(raw) if raw == "0" || humantime::parse_duration(&raw).is_ok_and(|d| d.is_zero()) => None,
             _ => Some(duration(&get, "REOPEN_WINDOW", "72h")?),
         };
         let away_gives_back_tickets = match get("AWAY_GIVES_BACK_TICKETS").as_deref() {
@@ -425,6 +425,7 @@ mod tests {
         assert!(!c.away_gives_back_tickets);
         assert_eq!(c.reopen_window, Some(Duration::from_secs(72 * 3600)));
         assert_eq!(config(&[("REOPEN_WINDOW", "0")]).expect("valid").reopen_window, None);
+        assert_eq!(config(&[("REOPEN_WINDOW", "0s")]).expect("valid").reopen_window, None);
         assert_eq!(c.group_language, crate::i18n::Lang::En);
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.webhook_url, None);

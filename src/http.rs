@@ -108,7 +108,10 @@ async fn healthz(State(state): State<AppState>) -> Response {
         "database": match &database { Ok(()) => "ok".to_owned(), Err(e) => e.to_string() },
         "database_backend": state.storage.backend_name(),
         "last_bot_api_success_seconds_ago": api_age_s,
-        "support_group": group_problem.unwrap_or_else(|| "ok".to_owned()),
+        "support_group": match state.group.health() {
+            crate::group::Health::Unknown(why) => format!("not checked yet: {}", why.unwrap_or_default()),
+            _ => group_problem.unwrap_or_else(|| "ok".to_owned()),
+        },
         "support_group_id": state.group.id().0,
         "support_group_title": state.group.title(),
     });

@@ -248,7 +248,13 @@ fn log_summary(config: &Config, storage: &Storage, group: &group::SupportGroup) 
         Some(url) => format!("configured ({})", url.host_str().unwrap_or("?")),
         None => "not configured (routing by skills and load only)".to_owned(),
     };
-    let group_state = group.problem().unwrap_or_else(|| "ready".to_owned());
+    let group_state = match group.health() {
+        group::Health::Ready => "ready".to_owned(),
+        group::Health::Broken(_) => group.problem().unwrap_or_default(),
+        group::Health::Unknown(why) => {
+            format!("not checked yet ({}); checked again every 30 s", why.unwrap_or_default())
+        }
+    };
     tracing::info!(
         mode = %mode,
         database = storage.backend_name(),

@@ -498,6 +498,10 @@ async fn open_ticket_of_sender(desk: &TicketDesk, msg: &Message) -> Result<Optio
 /// follows (an edit never opens a ticket); otherwise they are told the edit
 /// was not passed on.
 async fn edited_message(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    if msg.location().is_some() {
+        // A live location moving: Telegram sends each move as an edit.
+        return Ok(());
+    }
     if let Some(customer) = msg.from.as_ref()
         && let Some(ticket) = desk.storage().open_ticket_of_customer(customer.id.0 as i64).await?
         && desk.relay_edit(&ticket, &msg, false).await?

@@ -57,8 +57,8 @@ impl Storage {
         Ok(row.map(|(language,)| language))
     }
 
-    /// Stores a customer's chosen language; their open ticket follows (what
-    /// the bot tells them about it from now on).
+    /// Stores a customer's chosen language; their tickets follow (what the
+    /// bot tells them about one from now on, reopened ones included).
     pub async fn set_customer_language(
         &self,
         customer_id: i64,
@@ -78,7 +78,7 @@ impl Storage {
                 .bind(now_ms)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("UPDATE tickets SET language = $2 WHERE customer_id = $1 AND status = 'open'")
+                sqlx::query("UPDATE tickets SET language = $2 WHERE customer_id = $1")
                     .bind(customer_id)
                     .bind(language)
                     .execute(&mut *tx)

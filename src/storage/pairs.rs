@@ -35,18 +35,28 @@ impl Storage {
         Ok(())
     }
 
-    /// The message on the other side of `message` in `chat`: its copy if it
-    /// was relayed, its origin if it is a copy. One indexed read either way.
-    pub async fn counterpart(&self, chat: i64, message: i32) -> StorageResult<Option<(i64, i32)>> {
+    /// The message on the other side of `message` in `chat`, within
+    /// `ticket` (a customer's chat holds every ticket's messages): its copy
+    /// if it was relayed, its origin if it is a copy. One indexed read
+    /// either way.
+    pub async fn counterpart(
+        &self,
+        ticket: i64,
+        chat: i64,
+        message: i32,
+    ) -> StorageResult<Option<(i64, i32)>> {
         let row: Option<(i64, i64)> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT copy_chat, copy_message FROM message_pairs WHERE origin_chat = $1 AND origin_message = $2 \
+                "SELECT copy_chat, copy_message FROM message_pairs \
+                 WHERE origin_chat = $1 AND origin_message = $2 AND ticket_id = $3 \
                  UNION ALL \
-                 SELECT origin_chat, origin_message FROM message_pairs WHERE copy_chat = $1 AND copy_message = $2 \
+                 SELECT origin_chat, origin_message FROM message_pairs \
+                 WHERE copy_chat = $1 AND copy_message = $2 AND ticket_id = $3 \
                  LIMIT 1",
             )
             .bind(chat)
             .bind(i64::from(message))
+            .bind(ticket)
             .fetch_optional(pool)
             .await
         })?;

@@ -116,7 +116,7 @@ impl TicketDesk {
                 None => Ok(()),
             },
             Job::ToTopic { ticket, from_chat, message, reply_to, .. } => {
-                let reply_to = self.counterpart(*from_chat, *reply_to).await;
+                let reply_to = self.counterpart(*ticket, *from_chat, *reply_to).await;
                 self.post_in_topic(
                     *ticket,
                     TopicPost::Copy { from_chat: *from_chat, message: *message, reply_to },
@@ -125,7 +125,7 @@ impl TicketDesk {
                 .await
             }
             Job::ToCustomer { ticket, from_chat, message, reply_to, .. } => {
-                let reply_to = self.counterpart(*from_chat, *reply_to).await;
+                let reply_to = self.counterpart(*ticket, *from_chat, *reply_to).await;
                 self.copy_to_customer(*ticket, *from_chat, *message, reply_to, turn).await
             }
             Job::TopicState { ticket, open } => self.topic_state(*ticket, *open, turn).await,
@@ -280,9 +280,20 @@ impl TicketDesk {
     /// Telegram will not edit it, the new version goes out as a reply to the
     /// copy, marked as an edit; an unchanged text is nothing to do.
     async fn edit_copy(&self, ticket: i64, edit: Edit<'_>, turn: Turn) -> Result<(), DeliveryError> {
-        let Some((chat, copy)) = self.storage.counterpart(edit.from_chat, edit.message).await? else {
-            tracing::info!(ticket_id = ticket, "an edited message was never relayed; nothing to update");
-            return Ok(());
+        let Some((chat, copy)) = self.storage.counterpart(ticket, edit.from_chat, edit.message).await? else {
+            // Never copied (a short description, shown in the note only) or
+            // copied before copies were recorded: the other side still hears
+            // the new version, marked as an edit.
+            tracing::info!(ticket_id = ticket, "an edited message has no copy; its new version is posted");
+            let Some(found) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
+            return if edit.from_chat == found.customer_chat_id {
+                let line = self.i18n.t_args(self.group_lang(), "edited-copy", &[("text", edit.text.into())]);
+                self.post_in_topic(ticket, TopicPost::Text { reply_to: None, text: &line }, turn).await
+            } else {
+                let lang = crate::i18n::Lang::from_code(Some(&found.language));
+                let line = self.i18n.t_args(lang, "edited-copy", &[("text", edit.text.into())]);
+                self.send_text(found.customer_chat_id, None, None, &line, None, turn).await.map(|_| ())
+            };
         };
         let (what, edited) = if edit.caption {
             let call = self
@@ -561,9 +572,9 @@ impl TicketDesk {
     /// The counterpart, on the other side of the ticket, of the message in
     /// `chat` that a relayed message answers (none when it was never relayed,
     /// e.g. the note).
-    async fn counterpart(&self, chat: i64, reply_to: Option<i32>) -> Option<i32> {
+    async fn counterpart(&self, ticket: i64, chat: i64, reply_to: Option<i32>) -> Option<i32> {
         let target = reply_to?;
-        match self.storage.counterpart(chat, target).await {
+        match self.storage.counterpart(ticket, chat, target).await {
             Ok(found) => found.map(|(_, message)| message),
             Err(error) => {
                 tracing::warn!(%error, "cannot look up the message a reply answers; sent without it");

@@ -236,7 +236,8 @@ pub(crate) async fn agent_message(desk: TicketDesk, msg: Message) -> Result<(), 
 pub(crate) async fn agent_edit(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
     let Some(thread) = topic_thread(&msg) else { return Ok(()) };
     let Some(ticket) = desk.storage().ticket_by_thread(thread).await? else { return Ok(()) };
-    if !desk.is_staff(&msg).await? {
+    // A live location moving arrives as edits: nothing to say about those.
+    if !desk.is_staff(&msg).await? || msg.location().is_some() {
         return Ok(());
     }
     if desk.relay_edit(&ticket, &msg, true).await? {

@@ -57,6 +57,12 @@ pub enum RelayOutcome {
 /// to route it before the repair task does.
 const ROUTING_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How long a customer's language choice is trusted from memory.
+const LANGUAGE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A customer's language choice and when it was read.
+type ReadLang = (Option<Lang>, std::time::Instant);
+
 /// An agent's name and @username as last seen.
 type SeenAs = (String, Option<String>);
 
@@ -79,8 +85,10 @@ pub struct TicketDesk {
     /// The name and @username each agent was last seen with (written when
     /// they change).
     agent_names: Arc<std::sync::Mutex<std::collections::HashMap<i64, SeenAs>>>,
-    /// Customers' chosen languages as last read (`None`: they chose none).
-    customer_langs: Arc<std::sync::Mutex<std::collections::HashMap<i64, Option<Lang>>>>,
+    /// Customers' chosen languages as last read (`None`: they chose none),
+    /// with when they were read: re-read after [`LANGUAGE_TTL`], so a choice
+    /// made through another instance is picked up.
+    customer_langs: Arc<std::sync::Mutex<std::collections::HashMap<i64, ReadLang>>>,
 }
 
 impl TicketDesk {
@@ -184,8 +192,13 @@ impl TicketDesk {
     /// Read from the database once per customer, then kept.
     pub async fn customer_lang(&self, user: &User) -> Lang {
         let id = user.id.0 as i64;
-        let cached =
-            self.customer_langs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).copied();
+        let cached = self
+            .customer_langs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+            .filter(|(_, read)| read.elapsed() < LANGUAGE_TTL)
+            .map(|(chosen, _)| *chosen);
         let chosen = match cached {
             Some(chosen) => chosen,
             None => match self.storage.customer_language(id).await {
@@ -196,7 +209,7 @@ impl TicketDesk {
                     if langs.len() >= 100_000 {
                         langs.clear();
                     }
-                    langs.insert(id, chosen);
+                    langs.insert(id, (chosen, std::time::Instant::now()));
                     chosen
                 }
                 Err(error) => {
@@ -212,7 +225,10 @@ impl TicketDesk {
     pub async fn set_customer_lang(&self, user: &User, lang: Lang) -> Result<(), StorageError> {
         let id = user.id.0 as i64;
         self.storage.set_customer_language(id, lang.code(), self.now_ms()).await?;
-        self.customer_langs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, Some(lang));
+        self.customer_langs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, (Some(lang), std::time::Instant::now()));
         Ok(())
     }
 
@@ -523,7 +539,7 @@ impl TicketDesk {
         self.tell_customer(ticket, key).await?;
         self.ask_for_rating(ticket).await?;
         let line = self.i18n.t_args(
-            Lang::from_code(by.language_code.as_deref()),
+            self.line_lang(ticket, by),
             "ticket-closed-by",
             &[("id", ticket.id.0.into()), ("agent", by.full_name().into())],
         );
@@ -535,6 +551,17 @@ impl TicketDesk {
             tracing::warn!(ticket_id = ticket.id.0, %error, "could not assign waiting tickets");
         }
         Ok(true)
+    }
+
+    /// The language of a line in the topic caused by `by`: theirs when an
+    /// agent or admin acted (a reply to their command), the group's when the
+    /// customer did (from their private chat).
+    fn line_lang(&self, ticket: &Ticket, by: &User) -> Lang {
+        if by.id.0 as i64 == ticket.customer_id {
+            self.group_lang()
+        } else {
+            Lang::from_code(by.language_code.as_deref())
+        }
     }
 
     /// Asks the customer to rate a closed ticket: one message, buttons 1–5.
@@ -598,7 +625,7 @@ impl TicketDesk {
         let job = Job::TopicState { ticket: ticket.id.0, open: true };
         self.outbox.push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job).await?;
         let line = self.i18n.t_args(
-            Lang::from_code(by.language_code.as_deref()),
+            self.line_lang(ticket, by),
             "ticket-reopened-by",
             &[("id", ticket.id.0.into()), ("agent", by.full_name().into())],
         );

@@ -165,3 +165,20 @@ async fn a_refused_copy_is_named_by_its_kind() {
     assert_eq!(notice.reply_to_message_id, Some(poll), "the notice answers the agent's message");
     bot.stop().await.expect("clean stop");
 }
+
+/// A description short enough to live in the note was never copied: its
+/// edit still reaches the agents, as a line in the topic marked as an edit.
+#[tokio::test]
+async fn an_edited_description_reaches_the_topic() {
+    let mut bot = TestBot::start().await;
+    let customer = SimUser::customer(1704, "Jo");
+    let (ticket, thread) = bot.open_ticket(&customer, "billing", "charged 10").await;
+    let stored = bot.db.storage.ticket(topicdesk::domain::TicketId(ticket)).await.expect("q").expect("t");
+    bot.sim.edit_private_text(&customer, stored.description_message_id, "charged 100");
+    bot.sim
+        .wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| {
+            m.body().is_some_and(|b| b.starts_with("✏️ Edited: charged 100"))
+        })
+        .await;
+    bot.stop().await.expect("clean stop");
+}

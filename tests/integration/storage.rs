@@ -427,10 +427,15 @@ async fn message_pairs_are_found_from_either_side() {
         s.record_pair(&pair, 1).await.expect("record");
         // A job run again after a crash records the same origin again: kept once.
         s.record_pair(&MessagePair { copy_message: 901, ..pair }, 2).await.expect("again");
-        assert_eq!(s.counterpart(42, 7).await.expect("q"), Some((-100_123, 900)), "{backend}");
-        assert_eq!(s.counterpart(-100_123, 900).await.expect("q"), Some((42, 7)), "{backend}");
-        assert_eq!(s.counterpart(42, 8).await.expect("q"), None, "{backend}");
-        assert_eq!(s.counterpart(-100_123, 7).await.expect("q"), None, "{backend}: chats are not mixed up");
+        assert_eq!(s.counterpart(1, 42, 7).await.expect("q"), Some((-100_123, 900)), "{backend}");
+        assert_eq!(s.counterpart(1, -100_123, 900).await.expect("q"), Some((42, 7)), "{backend}");
+        assert_eq!(s.counterpart(1, 42, 8).await.expect("q"), None, "{backend}");
+        assert_eq!(
+            s.counterpart(1, -100_123, 7).await.expect("q"),
+            None,
+            "{backend}: chats are not mixed up"
+        );
+        assert_eq!(s.counterpart(2, 42, 7).await.expect("q"), None, "{backend}: another ticket's message");
         db.destroy().await;
     }
 }
