@@ -787,13 +787,14 @@ async fn assign_tickets_sqlite(
     Ok(made)
 }
 
-/// PostgreSQL, in four statements whatever the number of claims: lock the
+/// PostgreSQL, in five statements whatever the number of claims: lock the
 /// agents' rows in a fixed order (as the sweeper does: under READ COMMITTED
 /// two assignments of different tickets would otherwise both count an
 /// agent's load before either commits, and both fit), read their loads
 /// after the lock (a new statement sees what the lock's previous holder
-/// committed), decide which claims fit, then make them in one UPDATE that
-/// still checks each ticket's expected assignee.
+/// committed), lock the claimed tickets and keep the claims whose ticket is
+/// still as expected, decide which of those fit, then make them in one
+/// UPDATE that checks each ticket's expected assignee again.
 async fn assign_tickets_pg(pool: &sqlx::PgPool, claims: &[Claim<'_>]) -> Result<Vec<bool>, sqlx::Error> {
     let mut agents: Vec<i64> = claims.iter().map(|c| c.assignment.agent_id).collect();
     agents.sort_unstable();
@@ -813,14 +814,29 @@ async fn assign_tickets_pg(pool: &sqlx::PgPool, claims: &[Claim<'_>]) -> Result<
     .fetch_all(&mut *tx)
     .await?;
     let mut room: std::collections::HashMap<i64, i64> = rooms.into_iter().collect();
+    // The claimed tickets as they are now (locked, after the agents, as the
+    // sweeper locks them): a claim whose ticket changed takes no room.
+    let ticket_ids: Vec<i64> = claims.iter().map(|c| c.ticket.0).collect();
+    let current: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, assignee_id FROM tickets WHERE id = ANY($1) AND status = 'open' FOR UPDATE",
+    )
+    .bind(&ticket_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let current: std::collections::HashMap<i64, Option<i64>> = current.into_iter().collect();
     let fits: Vec<bool> = claims
         .iter()
-        .map(|claim| match room.get_mut(&claim.assignment.agent_id) {
-            Some(left) if *left > 0 => {
-                *left -= 1;
-                true
+        .map(|claim| {
+            if current.get(&claim.ticket.0) != Some(&claim.expected) {
+                return false;
             }
-            _ => false,
+            match room.get_mut(&claim.assignment.agent_id) {
+                Some(left) if *left > 0 => {
+                    *left -= 1;
+                    true
+                }
+                _ => false,
+            }
         })
         .collect();
     let chosen: Vec<&Claim<'_>> =

@@ -21,17 +21,27 @@ use crate::{
 /// team hears in General when the group can hold tickets again.
 pub(crate) async fn bot_membership_changed(
     desk: TicketDesk,
+    me: Me,
     update: ChatMemberUpdated,
 ) -> Result<(), HandlerError> {
-    use crate::group::{ChatShape, assess};
-    let group = desk.group();
-    group.set_title(update.chat.title().map(str::to_owned));
-    let change = group.record(None, assess(ChatShape::of(&update.chat), &update.new_chat_member.kind));
+    use crate::group::{Change, ChatShape, assess};
     tracing::info!(
         by = update.from.id.0,
         status = ?update.new_chat_member.kind.status(),
         "the bot's membership in the support group changed"
     );
+    // The update may be old (replayed after a restart): the group is asked
+    // how it is now; only if Telegram cannot be reached does the update's
+    // own account count.
+    let group = desk.group();
+    let mut change = desk.check_group_now(me.user.id).await;
+    if matches!(group.health(), crate::group::Health::Unknown(_)) {
+        group.set_title(update.chat.title().map(str::to_owned));
+        change = group.record(None, assess(ChatShape::of(&update.chat), &update.new_chat_member.kind));
+    }
+    if change == Change::Unchanged {
+        return Ok(());
+    }
     desk.group_changed(change).await?;
     Ok(())
 }

@@ -154,6 +154,11 @@ impl TicketDesk {
         self.group_changed(change).await
     }
 
+    /// Checks the support group now (two Bot API calls at once).
+    pub async fn check_group_now(&self, me: UserId) -> crate::group::Change {
+        crate::group::check(&self.bot, &self.group, me).await
+    }
+
     /// Tells the team in General that the group can hold tickets again.
     pub async fn group_changed(&self, change: crate::group::Change) -> Result<(), StorageError> {
         if change != crate::group::Change::Fixed {

@@ -439,3 +439,36 @@ async fn message_pairs_are_found_from_either_side() {
         db.destroy().await;
     }
 }
+
+/// A batch claim whose ticket changed meanwhile takes no room from its
+/// agent: the next claim for that agent still fits (both backends).
+#[tokio::test]
+async fn a_stale_claim_takes_no_room() {
+    use topicdesk::storage::{Assignment, Claim};
+    for db in TestDb::all().await {
+        let s = &db.storage;
+        let backend = s.backend_name();
+        s.upsert_agent(1, "Ann", 1, 0, None).await.expect("agent");
+        s.upsert_agent(2, "Ben", 5, 0, None).await.expect("agent");
+        let first = s.create_ticket(&new_ticket(10)).await.expect("t1").id;
+        let second = s.create_ticket(&new_ticket(11)).await.expect("t2").id;
+        let to = |agent: i64| Assignment {
+            agent_id: agent,
+            rule: "specialist",
+            reason: "test",
+            now_ms: 5,
+            by_update: None,
+            restart_override_at: None,
+        };
+        // Someone else took the first ticket before the batch ran.
+        assert!(s.assign_ticket(first, None, &to(2)).await.expect("take"), "{backend}");
+        let claims = [
+            Claim { ticket: first, expected: None, assignment: to(1) },
+            Claim { ticket: second, expected: None, assignment: to(1) },
+        ];
+        assert_eq!(s.assign_tickets(&claims).await.expect("batch"), vec![false, true], "{backend}");
+        let second = s.ticket(second).await.expect("q").expect("t");
+        assert_eq!(second.assignee_id, Some(1), "{backend}");
+        db.destroy().await;
+    }
+}
