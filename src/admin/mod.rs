@@ -22,7 +22,7 @@ use crate::{
     i18n::Lang,
     routing::{AgentStatus, reason::tier_label},
     storage::{AgentUpsert, Audit},
-    telegram::{HandlerError, commands::GroupCommand, topic_thread},
+    telegram::{HandlerError, chosen_reply, commands::GroupCommand, sender_lang, topic_thread},
     tickets::{TicketDesk, note::category_label},
 };
 
@@ -44,17 +44,13 @@ pub fn branch() -> UpdateHandler<HandlerError> {
         .branch(case![GroupCommand::Reassign(args)].endpoint(reassign))
 }
 
-fn lang(msg: &Message) -> Lang {
-    Lang::from_code(msg.from.as_ref().and_then(|u| u.language_code.as_deref()))
-}
-
 async fn reply(desk: &TicketDesk, msg: &Message, text: String) -> Result<(), HandlerError> {
     desk.tell_topic(topic_thread(msg), Some(msg.id), text).await?;
     Ok(())
 }
 
 async fn reply_key(desk: &TicketDesk, msg: &Message, key: &str) -> Result<(), HandlerError> {
-    reply(desk, msg, desk.i18n().t(lang(msg), key)).await
+    reply(desk, msg, desk.i18n().t(sender_lang(msg), key)).await
 }
 
 /// The sender, if they are an admin; otherwise answers with a refusal.
@@ -70,12 +66,7 @@ async fn admin<'a>(desk: &TicketDesk, msg: &'a Message) -> Result<Option<&'a Use
 }
 
 fn replied_user(msg: &Message) -> Option<i64> {
-    let replied = msg.reply_to_message()?;
-    // In a topic every message "replies" to the topic's creation message.
-    if replied.forum_topic_created().is_some() {
-        return None;
-    }
-    replied.from.as_ref().filter(|u| !u.is_bot).map(|u| u.id.0 as i64)
+    chosen_reply(msg)?.from.as_ref().filter(|u| !u.is_bot).map(|u| u.id.0 as i64)
 }
 
 /// The command's arguments with each person named by a mention written as
@@ -96,7 +87,8 @@ async fn with_ids(desk: &TicketDesk, msg: &Message, args: &str) -> Result<Option
         match desk.storage().agent_by_username(&word[1..]).await? {
             Some(id) => out = out.replacen(&word, &id.to_string(), 1),
             None => {
-                let text = desk.i18n().t_args(lang(msg), "username-unknown", &[("username", word.into())]);
+                let text =
+                    desk.i18n().t_args(sender_lang(msg), "username-unknown", &[("username", word.into())]);
                 reply(desk, msg, text).await?;
                 return Ok(None);
             }
@@ -106,7 +98,7 @@ async fn with_ids(desk: &TicketDesk, msg: &Message, args: &str) -> Result<Option
 }
 
 fn replied_name(msg: &Message, user: i64) -> Option<String> {
-    let from = msg.reply_to_message()?.from.as_ref()?;
+    let from = chosen_reply(msg)?.from.as_ref()?;
     (from.id.0 as i64 == user).then(|| from.full_name())
 }
 
@@ -153,14 +145,14 @@ async fn agent_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), H
     }
     let storage = desk.storage();
     let existing = storage.agent(user).await?;
-    let name = replied_name(&msg, user)
-        .or_else(|| existing.as_ref().map(|a| a.name.clone()))
-        .unwrap_or_else(|| desk.i18n().t_args(lang(&msg), "agent-default-name", &[("id", user.into())]));
+    let name =
+        replied_name(&msg, user).or_else(|| existing.as_ref().map(|a| a.name.clone())).unwrap_or_else(|| {
+            desk.i18n().t_args(sender_lang(&msg), "agent-default-name", &[("id", user.into())])
+        });
     let audit = audit(&desk, by.id.0 as i64, "agent_add", format!("capacity={capacity}"));
     let outcome = storage.upsert_agent(user, &name, capacity, desk.now_ms(), Some(&audit)).await?;
     // Added by replying to their message: their @username is known now.
-    if let Some(from) = msg.reply_to_message().and_then(|m| m.from.as_ref()).filter(|u| u.id.0 as i64 == user)
-    {
+    if let Some(from) = chosen_reply(&msg).and_then(|m| m.from.as_ref()).filter(|u| u.id.0 as i64 == user) {
         desk.learn_agent_name(from).await?;
     }
     tracing::info!(admin_id = by.id.0, agent_id = user, capacity, ?outcome, "agent added or updated");
@@ -169,7 +161,7 @@ async fn agent_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), H
         AgentUpsert::Updated => "agent-updated",
     };
     let mut text = desk.i18n().t_args(
-        lang(&msg),
+        sender_lang(&msg),
         key,
         &[("name", name.clone().into()), ("id", user.into()), ("capacity", capacity.into())],
     );
@@ -178,7 +170,7 @@ async fn agent_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), H
     if let Some(load) = existing.map(|a| a.open_tickets).filter(|load| *load > capacity) {
         text.push('\n');
         text.push_str(&desk.i18n().t_args(
-            lang(&msg),
+            sender_lang(&msg),
             "agent-capacity-below-load",
             &[("name", name.into()), ("load", load.into()), ("capacity", capacity.into())],
         ));
@@ -200,13 +192,13 @@ async fn agent_remove(desk: TicketDesk, msg: Message, args: String) -> Result<()
     let audit = audit(&desk, by.id.0 as i64, "agent_remove", String::new());
     let name = desk.storage().agent(user).await?.map(|a| a.name);
     let Some(released) = desk.storage().remove_agent(user, Some(&audit)).await? else {
-        let text = desk.i18n().t_args(lang(&msg), "agent-not-found", &[("id", user.into())]);
+        let text = desk.i18n().t_args(sender_lang(&msg), "agent-not-found", &[("id", user.into())]);
         return reply(&desk, &msg, text).await;
     };
     tracing::info!(admin_id = by.id.0, agent_id = user, released = released.len(), "agent removed");
     let name = name.unwrap_or_else(|| user.to_string());
     let text = desk.i18n().t_args(
-        lang(&msg),
+        sender_lang(&msg),
         "agent-removed",
         &[("name", name.into()), ("id", user.into()), ("count", FluentValue::from(released.len()))],
     );
@@ -224,7 +216,7 @@ async fn skill_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), H
     let needed = needed_skills(&desk);
     if !force && !needed.iter().any(|n| n == skill.name.as_str()) {
         let text = desk.i18n().t_args(
-            lang(&msg),
+            sender_lang(&msg),
             "skill-not-required",
             &[("id", user.into()), ("skill", skill.to_string().into()), ("needed", needed.join(", ").into())],
         );
@@ -235,12 +227,12 @@ async fn skill_add(desk: TicketDesk, msg: Message, args: String) -> Result<(), H
     }
     let audit = audit(&desk, by.id.0 as i64, "skill_add", skill.to_string());
     if !desk.storage().set_agent_skill(user, &skill, Some(&audit)).await? {
-        let text = desk.i18n().t_args(lang(&msg), "agent-not-found", &[("id", user.into())]);
+        let text = desk.i18n().t_args(sender_lang(&msg), "agent-not-found", &[("id", user.into())]);
         return reply(&desk, &msg, text).await;
     }
     let name = desk.storage().agent(user).await?.map(|a| a.name).unwrap_or_default();
     let text = desk.i18n().t_args(
-        lang(&msg),
+        sender_lang(&msg),
         "skill-added",
         &[("name", name.into()), ("id", user.into()), ("skill", skill.to_string().into())],
     );
@@ -266,7 +258,7 @@ async fn skill_remove(desk: TicketDesk, msg: Message, args: String) -> Result<()
         return reply_key(&desk, &msg, "usage-skill-remove").await;
     };
     let Some(agent) = desk.storage().agent(user).await? else {
-        let text = desk.i18n().t_args(lang(&msg), "agent-not-found", &[("id", user.into())]);
+        let text = desk.i18n().t_args(sender_lang(&msg), "agent-not-found", &[("id", user.into())]);
         return reply(&desk, &msg, text).await;
     };
     if already_done(&desk, &msg).await? {
@@ -275,9 +267,9 @@ async fn skill_remove(desk: TicketDesk, msg: Message, args: String) -> Result<()
     let args = [("name", agent.name.into()), ("id", user.into()), ("skill", skill.to_string().into())];
     let audit = audit(&desk, by.id.0 as i64, "skill_remove", skill.as_str().to_owned());
     if !desk.storage().remove_agent_skill(user, &skill, Some(&audit)).await? {
-        return reply(&desk, &msg, desk.i18n().t_args(lang(&msg), "skill-not-held", &args)).await;
+        return reply(&desk, &msg, desk.i18n().t_args(sender_lang(&msg), "skill-not-held", &args)).await;
     }
-    reply(&desk, &msg, desk.i18n().t_args(lang(&msg), "skill-removed", &args)).await
+    reply(&desk, &msg, desk.i18n().t_args(sender_lang(&msg), "skill-removed", &args)).await
 }
 
 fn status_label(desk: &TicketDesk, lang: Lang, status: AgentStatus) -> String {
@@ -285,7 +277,7 @@ fn status_label(desk: &TicketDesk, lang: Lang, status: AgentStatus) -> String {
 }
 
 async fn roster(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
-    let lang = lang(&msg);
+    let lang = sender_lang(&msg);
     let agents = desk.storage().roster().await?;
     if agents.is_empty() {
         return reply_key(&desk, &msg, "roster-empty").await;
@@ -325,7 +317,7 @@ pub fn wait_label(waited_ms: i64) -> String {
 }
 
 async fn queue(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
-    let lang = lang(&msg);
+    let lang = sender_lang(&msg);
     let waiting = desk.storage().queue(QUEUE_SHOWN).await?;
     if waiting.is_empty() {
         return reply_key(&desk, &msg, "queue-empty").await;
@@ -366,7 +358,7 @@ const QUEUE_SHOWN: i64 = 30;
 const STATS_DAYS: i64 = 30;
 
 async fn show_stats(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
-    let lang = lang(&msg);
+    let lang = sender_lang(&msg);
     let i18n = desk.i18n();
     let since = desk.now_ms() - STATS_DAYS * 24 * 3600 * 1000;
     let rows = desk.storage().timing_rows(since).await?;
@@ -442,7 +434,7 @@ async fn set_status(desk: TicketDesk, msg: Message, status: AgentStatus) -> Resu
     let audit = audit(&desk, id, "status", status.as_str().to_owned());
     let name = user.full_name();
     if !desk.storage().set_agent_status(id, status, desk.now_ms(), Some(&name), Some(&audit)).await? {
-        let text = desk.i18n().t_args(lang(&msg), "agent-only", &[("id", id.into())]);
+        let text = desk.i18n().t_args(sender_lang(&msg), "agent-only", &[("id", id.into())]);
         return reply(&desk, &msg, text).await;
     }
     tracing::info!(agent_id = id, status = status.as_str(), "agent status changed");
@@ -457,7 +449,7 @@ async fn set_status(desk: TicketDesk, msg: Message, status: AgentStatus) -> Resu
         AgentStatus::Away if gives_back => "status-set-away-gives-back".to_owned(),
         other => format!("status-set-{}", other.as_str()),
     };
-    let text = desk.i18n().t_args(lang(&msg), &key, &[("name", user.full_name().into())]);
+    let text = desk.i18n().t_args(sender_lang(&msg), &key, &[("name", user.full_name().into())]);
     reply(&desk, &msg, text).await?;
     if gives_back {
         desk.give_back_unanswered(id, &name, status).await?;
@@ -469,7 +461,7 @@ async fn set_status(desk: TicketDesk, msg: Message, status: AgentStatus) -> Resu
 
 async fn take(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
     let Some(user) = msg.from.as_ref() else { return Ok(()) };
-    let lang = lang(&msg);
+    let lang = sender_lang(&msg);
     let i18n = desk.i18n();
     let Some(ticket) = ticket_of_topic(&desk, &msg).await? else { return Ok(()) };
     let id = user.id.0 as i64;
@@ -514,7 +506,7 @@ async fn take(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
 
 async fn reassign(desk: TicketDesk, msg: Message, args: String) -> Result<(), HandlerError> {
     let Some(by) = admin(&desk, &msg).await? else { return Ok(()) };
-    let lang = lang(&msg);
+    let lang = sender_lang(&msg);
     let i18n = desk.i18n();
     let Some(ticket) = ticket_of_topic(&desk, &msg).await? else { return Ok(()) };
     let Some(args) = with_ids(&desk, &msg, &args).await? else { return Ok(()) };

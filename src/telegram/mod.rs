@@ -70,10 +70,41 @@ pub fn update_kind_name(update: &Update) -> &'static str {
 /// every message "replies" to the topic's first message, which is not a
 /// choice.
 pub fn replied_message(msg: &Message) -> Option<i32> {
+    chosen_reply(msg).map(|replied| replied.id.0)
+}
+
+/// The message `msg` replies to by its sender's choice (not a topic's
+/// first message, which every message in a topic "replies" to).
+pub fn chosen_reply(msg: &Message) -> Option<&Message> {
     let replied = msg.reply_to_message()?;
     let topic_root = replied.forum_topic_created().is_some() || Some(replied.id.0) == topic_thread(msg);
-    (!topic_root).then_some(replied.id.0)
+    (!topic_root).then_some(replied)
 }
+
+/// The language of whoever sent `msg`: replies to a person's command follow
+/// their Telegram language (DESIGN §14).
+pub fn sender_lang(msg: &Message) -> crate::i18n::Lang {
+    crate::i18n::Lang::from_code(msg.from.as_ref().and_then(|u| u.language_code.as_deref()))
+}
+
+/// The kinds [`message_kind`] names (each has a `kind-…` text); anything
+/// else is `other`.
+pub const MESSAGE_KINDS: &[&str] = &[
+    "text",
+    "photo",
+    "video",
+    "animation",
+    "document",
+    "audio",
+    "voice",
+    "video_note",
+    "sticker",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+];
 
 /// A stable name for the kind of a person's message (`photo`, `voice`,
 /// `poll`, …), for notices that name what could not be passed on.

@@ -342,23 +342,7 @@ impl TicketDesk {
     /// "photo", "poll", … in `lang`, for a notice about a message of that
     /// kind ("message" when unknown).
     fn kind_name(&self, lang: crate::i18n::Lang, kind: Option<&str>) -> String {
-        let known = [
-            "text",
-            "photo",
-            "video",
-            "animation",
-            "document",
-            "audio",
-            "voice",
-            "video_note",
-            "sticker",
-            "location",
-            "venue",
-            "contact",
-            "poll",
-            "dice",
-        ];
-        let kind = kind.filter(|k| known.contains(k)).unwrap_or("other");
+        let kind = kind.filter(|k| crate::telegram::MESSAGE_KINDS.contains(k)).unwrap_or("other");
         self.i18n.t(lang, &format!("kind-{}", kind.replace('_', "-")))
     }
 

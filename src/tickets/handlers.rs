@@ -12,7 +12,7 @@ use crate::{
     storage::ReopenOutcome,
     telegram::{
         HandlerError, commands::GroupCommand, commands::group_command_list, is_written_by_a_person,
-        topic_thread,
+        sender_lang, topic_thread,
     },
 };
 
@@ -100,12 +100,6 @@ pub(crate) fn command_target(msg: &Message, me: &Me) -> Option<bool> {
         Some((_, bot)) => bot.eq_ignore_ascii_case(me.username()),
         None => true,
     })
-}
-
-/// The language of whoever sent `msg` (command replies follow the sender,
-/// DESIGN §14).
-fn sender_lang(msg: &Message) -> crate::i18n::Lang {
-    crate::i18n::Lang::from_code(msg.from.as_ref().and_then(|u| u.language_code.as_deref()))
 }
 
 pub(crate) async fn ignore() -> Result<(), HandlerError> {

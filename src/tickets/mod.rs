@@ -150,7 +150,7 @@ impl TicketDesk {
         if matches!(self.group.health(), crate::group::Health::Ready) {
             return Ok(());
         }
-        let change = crate::group::check(&self.bot, &self.group, me).await;
+        let change = self.check_group_now(me).await;
         self.group_changed(change).await
     }
 

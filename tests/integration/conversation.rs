@@ -2,7 +2,7 @@
 //! on the other side of the ticket.
 
 use crate::{
-    routing::{admin, command},
+    routing::add_billing_agent,
     support::{
         bot::TestBot,
         sim::{Fault, FaultRule, SUPPORT_GROUP_ID, SimUser},
@@ -17,11 +17,8 @@ use crate::{
 #[tokio::test]
 async fn replies_keep_their_target_both_ways() {
     let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
-    let root = admin();
-    for line in ["/agent_add 2001 3", "/skill_add 2001 billing:2"] {
-        assert!(command(&bot, &root, line).await.starts_with('✅'), "{line}");
-    }
     let alice = SimUser::operator(2001, "Alice");
+    add_billing_agent(&bot, &alice).await;
     let customer = SimUser::customer(1701, "Gil");
     let (_, thread) = bot.open_ticket(&customer, "billing", "charged twice").await;
     let sim = &bot.sim;
@@ -66,11 +63,8 @@ async fn replies_keep_their_target_both_ways() {
 #[tokio::test]
 async fn edits_follow_their_copies() {
     let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
-    let root = admin();
-    for line in ["/agent_add 2001 3", "/skill_add 2001 billing:2"] {
-        assert!(command(&bot, &root, line).await.starts_with('✅'), "{line}");
-    }
     let alice = SimUser::operator(2001, "Alice");
+    add_billing_agent(&bot, &alice).await;
     let customer = SimUser::customer(1702, "Hana");
     let (ticket, thread) = bot.open_ticket(&customer, "billing", "wrong amount").await;
     let sim = &bot.sim;
@@ -127,11 +121,8 @@ async fn edits_follow_their_copies() {
 #[tokio::test]
 async fn a_refused_copy_is_named_by_its_kind() {
     let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
-    let root = admin();
-    for line in ["/agent_add 2001 3", "/skill_add 2001 billing:2"] {
-        assert!(command(&bot, &root, line).await.starts_with('✅'), "{line}");
-    }
     let alice = SimUser::operator(2001, "Alice");
+    add_billing_agent(&bot, &alice).await;
     let customer = SimUser::customer(1703, "Ivo");
     let (_, thread) = bot.open_ticket(&customer, "billing", "help").await;
     let sim = &bot.sim;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use topicdesk::i18n::{I18n, Lang};
 
 use crate::{
-    routing::{admin, command},
+    routing::add_billing_agent,
     support::{
         bot::TestBot,
         sim::{SUPPORT_GROUP_ID, SimUser},
@@ -38,11 +38,8 @@ fn bot_texts(bot: &TestBot, customer: &SimUser) -> Vec<String> {
 #[tokio::test]
 async fn a_customer_hears_only_their_language_and_can_choose_another() {
     let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
-    let root = admin();
-    for line in ["/agent_add 2001 3", "/skill_add 2001 billing:2"] {
-        assert!(command(&bot, &root, line).await.starts_with('✅'), "{line}");
-    }
     let alice = SimUser::operator(2001, "Alice");
+    add_billing_agent(&bot, &alice).await;
     let olga = SimUser::customer(1901, "Olga").lang("ru");
     let (_, thread) = bot.open_ticket(&olga, "billing", "двойное списание").await;
     let reply = bot.sim.group_text(&alice, Some(thread), "Проверяем");

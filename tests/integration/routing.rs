@@ -20,6 +20,15 @@ pub(crate) fn admin() -> SimUser {
     SimUser::operator(ADMIN, "Root")
 }
 
+/// Agent 2001 (`user`), added by the admin through the commands, capacity
+/// 3, billing level 2: someone to route billing tickets to.
+pub(crate) async fn add_billing_agent(bot: &TestBot, user: &SimUser) {
+    let root = admin();
+    for line in [format!("/agent_add {} 3", user.id), format!("/skill_add {} billing:2", user.id)] {
+        assert!(command(bot, &root, &line).await.starts_with('✅'), "{line}");
+    }
+}
+
 /// Runs a command in General and waits for the bot's answer to it.
 pub(crate) async fn command(bot: &TestBot, user: &SimUser, text: &str) -> String {
     let id = bot.sim.group_text(user, None, text);

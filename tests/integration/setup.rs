@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::{
-    routing::{admin, command, note_text, topic_command},
+    routing::{add_billing_agent, admin, command, note_text, topic_command},
     support::{
         bot::TestBot,
         sim::{BotApiSim, Fault, FaultRule, OTHER_GROUP_ID, SUPPORT_GROUP_ID, SUPPORT_GROUP_TITLE, SimUser},
@@ -35,17 +35,7 @@ async fn wait_for_health(bot: &TestBot, status: u16) -> Value {
 
 /// The customer's side of an intake, up to the answer to the description.
 async fn describe(bot: &TestBot, customer: &SimUser, description: &str) -> String {
-    let sim = &bot.sim;
-    let before = sim.messages_in(customer.id, None).len();
-    sim.private_command(customer, "/start");
-    let menu = bot.wait_for_customer_message(customer, before, |m| !m.callback_data().is_empty()).await;
-    let data = menu.callback_data().into_iter().find(|d| d.ends_with("/billing")).expect("billing button");
-    let before = sim.messages_in(customer.id, None).len();
-    sim.press_button(customer, menu.message_id, &data);
-    bot.wait_for_customer_message(customer, before, |_| true).await;
-    let before = sim.messages_in(customer.id, None).len();
-    sim.private_text(customer, description);
-    let answer = bot.wait_for_customer_message(customer, before, |_| true).await;
+    let answer = bot.describe_ticket(customer, "billing", description, |_| true).await;
     answer.body().unwrap_or_default().to_owned()
 }
 
@@ -174,11 +164,8 @@ async fn support_commands_sent_in_private_point_to_the_group() {
 #[tokio::test]
 async fn the_group_speaks_its_language_and_answers_each_agent_in_theirs() {
     let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1"), ("GROUP_LANGUAGE", "ru")]).await;
-    let root = admin();
-    for line in ["/agent_add 2001 3", "/skill_add 2001 billing:2"] {
-        assert!(command(&bot, &root, line).await.starts_with('✅'), "{line}");
-    }
     let ana = SimUser::operator(2001, "Ana").lang("es");
+    add_billing_agent(&bot, &ana).await;
     let customer = SimUser::customer(1401, "Bea");
     let (_, thread) = bot.open_ticket(&customer, "billing", "refund please").await;
     let note = note_text(&bot, thread);

@@ -189,9 +189,16 @@ impl TestBot {
         storage.set_agent_status(user.id, away, 0, None, None).await.expect("agent away");
     }
 
-    /// Walks a customer through `/start` → category → description and
-    /// returns (ticket number, topic thread id).
-    pub async fn open_ticket(&self, customer: &SimUser, category: &str, description: &str) -> (i64, i32) {
+    /// The customer's side of an intake: `/start`, the category's button,
+    /// the description; returns the bot's answer to the description (the
+    /// first message whose text `answer` accepts).
+    pub async fn describe_ticket(
+        &self,
+        customer: &SimUser,
+        category: &str,
+        description: &str,
+        answer: impl Fn(&str) -> bool,
+    ) -> SimMessage {
         let sim = &self.sim;
         let before = sim.messages_in(customer.id, None).len();
         sim.private_command(customer, "/start");
@@ -206,9 +213,14 @@ impl TestBot {
         self.wait_for_customer_message(customer, before, |_| true).await;
         let before = sim.messages_in(customer.id, None).len();
         sim.private_text(customer, description);
-        let opened = self
-            .wait_for_customer_message(customer, before, |m| m.body().is_some_and(|b| b.contains('#')))
-            .await;
+        self.wait_for_customer_message(customer, before, |m| m.body().is_some_and(&answer)).await
+    }
+
+    /// Walks a customer through `/start` → category → description and
+    /// returns (ticket number, topic thread id).
+    pub async fn open_ticket(&self, customer: &SimUser, category: &str, description: &str) -> (i64, i32) {
+        let sim = &self.sim;
+        let opened = self.describe_ticket(customer, category, description, |b| b.contains('#')).await;
         let ticket = ticket_number(opened.body().unwrap_or_default());
         let prefix = format!("#{ticket} ");
         sim.wait_for(|s| s.topics().iter().any(|t| t.name.starts_with(&prefix)), Duration::from_secs(10))
