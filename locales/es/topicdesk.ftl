@@ -33,7 +33,7 @@ ticket-reopened-for-customer = El ticket #{ $id } se ha reabierto; el equipo con
 edit-not-relayed = Esta edición no se reenvió: solo se actualiza el texto o la leyenda de un mensaje de un ticket abierto. Envía la corrección como un mensaje nuevo.
 unsupported-message = Telegram no permite reenviar esto ({ $kind }). Envía texto, una foto, un vídeo, un mensaje de voz o un archivo.
 message-unreadable = Lo sentimos, no pudimos leer ese mensaje, así que no llegó al equipo. Envíalo de nuevo, como texto, foto o archivo.
-customer-help = Te pongo en contacto con nuestro equipo de soporte. Escribe tu pregunta y el equipo te responderá en este chat. /start abre un ticket, /cancel deja de abrirlo, /close cierra tu ticket abierto.
+customer-help = Te pongo en contacto con nuestro equipo de soporte. Escribe tu pregunta y el equipo te responderá en este chat. /start abre un ticket, /cancel deja de abrirlo, /close cierra tu ticket abierto, /language elige el idioma en que te escribimos.
 error-internal = Algo ha fallado por nuestra parte. Inténtalo de nuevo en un minuto.
 
 ## Command menu (setMyCommands)
