@@ -45,6 +45,9 @@ pub struct Config {
     /// Whether `/away` gives back unanswered tickets as `/offline` does
     /// (`AWAY_GIVES_BACK_TICKETS`).
     pub away_gives_back_tickets: bool,
+    /// How long an album's parts are collected after the last one arrived
+    /// before the album is copied in one call (`ALBUM_WAIT`).
+    pub album_wait: Duration,
     /// Listener for health, metrics and webhook mode (`HTTP_ADDR`).
     pub http_addr: SocketAddr,
     /// Public webhook URL (`WEBHOOK_URL`); `None` = long polling.
@@ -170,6 +173,7 @@ impl Config {
             Some(raw) if raw == "0" || humantime::parse_duration(&raw).is_ok_and(|d| d.is_zero()) => None,
             _ => Some(duration(&get, "REOPEN_WINDOW", "72h")?),
         };
+        let album_wait = duration(&get, "ALBUM_WAIT", "1s")?;
         let away_gives_back_tickets = match get("AWAY_GIVES_BACK_TICKETS").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
@@ -210,6 +214,7 @@ impl Config {
             sweep_interval,
             reopen_window,
             away_gives_back_tickets,
+            album_wait,
             http_addr,
             webhook_url,
             webhook_secret_token,

@@ -4,6 +4,7 @@
 //! handlers and storage never re-check strings.
 
 pub mod agent;
+pub mod burst;
 pub mod intake;
 
 use std::fmt;

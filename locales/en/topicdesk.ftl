@@ -33,6 +33,7 @@ ticket-closed-for-customer-new = Ticket #{ $id } is closed. Thank you for contac
 ticket-reopened-for-customer = Ticket #{ $id } has been reopened; the team will continue here.
 edit-not-relayed = This edit was not passed on: only the text or caption of a message in an open ticket is updated. Please send the correction as a new message.
 unsupported-message = Telegram does not let this { $kind } be passed on. Please send text, a photo, a video, a voice message or a file.
+customer-flood-notice = You are sending messages faster than Telegram lets us pass them on. Nothing is lost: every message reaches the team, in order, though the last ones may take a few minutes.
 message-unreadable = Sorry, we could not read that message, so it did not reach the team. Please send it again, as text or as a photo or file.
 customer-help = I connect you with our support team. Write your question and the team will answer in this chat. /start opens a ticket, /cancel stops opening one, /close closes your open ticket, /language picks the language we write in.
 error-internal = Something went wrong on our side. Please try again in a minute.

@@ -32,6 +32,7 @@ ticket-closed-for-customer-new = El ticket #{ $id } está cerrado. ¡Gracias por
 ticket-reopened-for-customer = El ticket #{ $id } se ha reabierto; el equipo continuará aquí.
 edit-not-relayed = Esta edición no se reenvió: solo se actualiza el texto o la leyenda de un mensaje de un ticket abierto. Envía la corrección como un mensaje nuevo.
 unsupported-message = Telegram no permite reenviar esto ({ $kind }). Envía texto, una foto, un vídeo, un mensaje de voz o un archivo.
+customer-flood-notice = Está enviando mensajes más rápido de lo que Telegram nos permite transmitirlos. No se pierde nada: todos llegan al equipo, en orden, aunque los últimos pueden tardar unos minutos.
 message-unreadable = Lo sentimos, no pudimos leer ese mensaje, así que no llegó al equipo. Envíalo de nuevo, como texto, foto o archivo.
 customer-help = Te pongo en contacto con nuestro equipo de soporte. Escribe tu pregunta y el equipo te responderá en este chat. /start abre un ticket, /cancel deja de abrirlo, /close cierra tu ticket abierto, /language elige el idioma en que te escribimos.
 error-internal = Algo ha fallado por nuestra parte. Inténtalo de nuevo en un minuto.

@@ -15,7 +15,8 @@ type Reply = oneshot::Sender<Result<(), Arc<StorageError>>>;
 
 /// Handle for submitting writes; cheap to clone.
 pub struct Batcher<T> {
-    sender: mpsc::UnboundedSender<(T, Reply)>,
+    /// Each submission: items written together, and who waits for them.
+    sender: mpsc::UnboundedSender<(Vec<T>, Reply)>,
 }
 
 impl<T> Clone for Batcher<T> {
@@ -41,14 +42,14 @@ pub enum BatchError {
 
 impl<T: Clone + Send + 'static> Batcher<T> {
     /// Starts the writer task. `write` stores a batch in one transaction; if
-    /// a batch fails, its items are written one by one, so one bad item
-    /// cannot hold back the others. The task ends when every handle is gone.
+    /// a batch fails, each submission in it is written on its own, so one bad
+    /// submission cannot hold back the others. The task ends when every handle is gone.
     pub fn spawn<F, Fut>(write: F) -> Self
     where
         F: Fn(Vec<T>) -> Fut + Send + 'static,
         Fut: Future<Output = StorageResult<()>> + Send,
     {
-        let (sender, mut receiver) = mpsc::unbounded_channel::<(T, Reply)>();
+        let (sender, mut receiver) = mpsc::unbounded_channel::<(Vec<T>, Reply)>();
         tokio::spawn(async move {
             while let Some(first) = receiver.recv().await {
                 let mut batch = vec![first];
@@ -58,7 +59,7 @@ impl<T: Clone + Send + 'static> Batcher<T> {
                         Err(_) => break,
                     }
                 }
-                let items: Vec<T> = batch.iter().map(|(item, _)| item.clone()).collect();
+                let items: Vec<T> = batch.iter().flat_map(|(items, _)| items.iter().cloned()).collect();
                 match write(items).await {
                     Ok(()) => {
                         for (_, reply) in batch {
@@ -72,8 +73,8 @@ impl<T: Clone + Send + 'static> Batcher<T> {
                     }
                     Err(error) => {
                         tracing::warn!(%error, size = batch.len(), "a batched write failed; writing its items one by one");
-                        for (item, reply) in batch {
-                            let _ = reply.send(write(vec![item]).await.map_err(Arc::new));
+                        for (items, reply) in batch {
+                            let _ = reply.send(write(items).await.map_err(Arc::new));
                         }
                     }
                 }
@@ -84,8 +85,14 @@ impl<T: Clone + Send + 'static> Batcher<T> {
 
     /// Submits `item` and waits until it is written (with others).
     pub async fn submit(&self, item: T) -> Result<(), BatchError> {
+        self.submit_all(vec![item]).await
+    }
+
+    /// Submits `items`, always written in the same transaction (with
+    /// others'), and waits until they are.
+    pub async fn submit_all(&self, items: Vec<T>) -> Result<(), BatchError> {
         let (reply, written) = oneshot::channel();
-        self.sender.send((item, reply)).map_err(|_| BatchError::Stopped)?;
+        self.sender.send((items, reply)).map_err(|_| BatchError::Stopped)?;
         match written.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(BatchError::Storage(error)),

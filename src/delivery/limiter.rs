@@ -1,7 +1,11 @@
 //! Proactive flood control (DESIGN §9): Telegram allows about 30 messages/s
 //! overall, 1/s per chat and 20/min per group. Every send asks the limiter
 //! first; when the bot must wait, waiting sends are granted by priority
-//! (premium first), then in the order they were queued.
+//! (premium first), then in the order they asked. Each outbox lane (a
+//! ticket's topic, a customer's chat) asks for one send at a time and asks
+//! again only after it was served, so among equals the order is round-robin
+//! between lanes: a customer who floods their ticket takes one turn in each
+//! round, not every turn until their backlog is gone (DESIGN §12, fair share).
 //!
 //! The windows are sliding, like Telegram's (and the simulator's): a send is
 //! allowed when fewer than `count` sends occupy the last `per`. A send
@@ -126,8 +130,8 @@ pub struct Limiter {
     penalties: Penalties,
 }
 
-/// Waiters are granted in key order: priority, then sequence.
-type Key = (i32, i64, u64);
+/// Waiters are granted in key order: priority, then arrival.
+type Key = (i32, u64);
 
 impl Limiter {
     /// A limiter enforcing `limits`, or only `429`s when `None`. Must be
@@ -159,9 +163,9 @@ impl Limiter {
     }
 
     /// Waits until a call to `chat` may be made. Lower `priority` goes
-    /// first; among equals, lower `seq`. Hold the permit until the call is
-    /// answered.
-    pub async fn acquire(&self, chat: i64, cost: Cost, priority: i32, seq: i64) -> Permit {
+    /// first; among equals, whoever asked first. Hold the permit until the
+    /// call is answered.
+    pub async fn acquire(&self, chat: i64, cost: Cost, priority: i32) -> Permit {
         while let Some(until) = self.blocked_until(chat) {
             tokio::time::sleep_until(until).await;
         }
@@ -169,7 +173,7 @@ impl Limiter {
             return Permit { answered: None };
         };
         let (reply, granted) = oneshot::channel();
-        let key = (priority, seq, next_tiebreak());
+        let key = (priority, next_arrival());
         if requests.send(Message::Acquire(key, Request { chat, reply })).is_err() {
             // The scheduler is gone (the runtime is shutting down).
             return Permit { answered: None };
@@ -182,7 +186,7 @@ impl Limiter {
     }
 }
 
-fn next_tiebreak() -> u64 {
+fn next_arrival() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
@@ -327,8 +331,8 @@ mod tests {
         let limiter = Limiter::new(Some(limits(30, 1, 20)));
         let start = Instant::now();
         let mut at = Vec::new();
-        for seq in 0..3 {
-            drop(limiter.acquire(42, Cost::Message, 1, seq).await);
+        for _ in 0..3 {
+            drop(limiter.acquire(42, Cost::Message, 1).await);
             at.push(start.elapsed());
         }
         assert_eq!(at[0], Duration::ZERO);
@@ -340,25 +344,25 @@ mod tests {
     async fn a_group_gets_its_per_minute_allowance_then_waits_a_minute() {
         let limiter = Limiter::new(Some(limits(30, 100, 20)));
         let start = Instant::now();
-        for seq in 0..20 {
-            drop(limiter.acquire(-100, Cost::Message, 1, seq).await);
+        for _ in 0..20 {
+            drop(limiter.acquire(-100, Cost::Message, 1).await);
         }
         assert!(start.elapsed() < Duration::from_millis(10));
-        drop(limiter.acquire(-100, Cost::Message, 1, 20).await);
+        drop(limiter.acquire(-100, Cost::Message, 1).await);
         assert!(start.elapsed() >= Duration::from_secs(60), "{:?}", start.elapsed());
     }
 
     #[tokio::test(start_paused = true)]
     async fn premium_waiters_are_granted_before_earlier_regular_ones() {
         let limiter = Limiter::new(Some(limits(30, 1, 20)));
-        drop(limiter.acquire(-100, Cost::Message, 1, 0).await); // the window is now full for 1 s
+        drop(limiter.acquire(-100, Cost::Message, 1).await); // the window is now full for 1 s
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         for (priority, seq) in [(1, 1), (1, 2), (0, 3), (1, 4), (0, 5)] {
             let limiter = limiter.clone();
             let order = order.clone();
             tasks.push(tokio::spawn(async move {
-                drop(limiter.acquire(-100, Cost::Message, priority, seq).await);
+                drop(limiter.acquire(-100, Cost::Message, priority).await);
                 order.lock().unwrap().push(seq);
             }));
             tokio::task::yield_now().await;
@@ -370,16 +374,38 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_lane_that_floods_takes_one_turn_per_round() {
+        // One lane asks for 30 sends in a row (each after the previous was
+        // answered, as an outbox lane does); another asks once, after the
+        // flood began. It is served in the next round, not after the flood.
+        let limiter = Limiter::new(Some(limits(30, 1, 20)));
+        let start = Instant::now();
+        let flood = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                for _ in 0..30 {
+                    drop(limiter.acquire(-100, Cost::Message, 1).await);
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        drop(limiter.acquire(-100, Cost::Message, 1).await);
+        let waited = start.elapsed();
+        assert!(waited < Duration::from_secs(5), "the single send waited {waited:?} behind the flood");
+        flood.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_penalty_blocks_the_chat_until_it_elapses_even_when_limits_are_off() {
         for limiter in [Limiter::new(None), Limiter::new(Some(limits(30, 1, 20)))] {
             let start = Instant::now();
             limiter.penalize(-100, Duration::from_secs(9));
-            drop(limiter.acquire(-100, Cost::Free, 0, 0).await);
+            drop(limiter.acquire(-100, Cost::Free, 0).await);
             assert!(start.elapsed() >= Duration::from_secs(9));
             // Other chats were never blocked.
             let other = Instant::now();
             limiter.penalize(-100, Duration::from_secs(9));
-            drop(limiter.acquire(7, Cost::Message, 1, 1).await);
+            drop(limiter.acquire(7, Cost::Message, 1).await);
             assert!(other.elapsed() < Duration::from_millis(10));
         }
     }
@@ -389,7 +415,7 @@ mod tests {
         let limiter = Limiter::new(Some(limits(30, 1, 20)));
         let start = Instant::now();
         for chat in 0..90 {
-            drop(limiter.acquire(chat + 1, Cost::Message, 1, chat).await);
+            drop(limiter.acquire(chat + 1, Cost::Message, 1).await);
         }
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_secs(2) && elapsed < Duration::from_millis(2200), "{elapsed:?}");
@@ -401,10 +427,10 @@ mod tests {
         // way must not end up closer to the next one than the window.
         let limiter = Limiter::new(Some(limits(30, 1, 20)));
         let start = Instant::now();
-        let slow = limiter.acquire(42, Cost::Message, 1, 0).await;
+        let slow = limiter.acquire(42, Cost::Message, 1).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
         drop(slow);
-        drop(limiter.acquire(42, Cost::Message, 1, 1).await);
+        drop(limiter.acquire(42, Cost::Message, 1).await);
         assert!(start.elapsed() >= Duration::from_secs(4), "{:?}", start.elapsed());
         assert!(start.elapsed() < Duration::from_millis(4100), "{:?}", start.elapsed());
     }
@@ -413,8 +439,8 @@ mod tests {
     async fn unlimited_mode_grants_at_once() {
         let limiter = Limiter::new(None);
         let start = Instant::now();
-        for seq in 0..1000 {
-            drop(limiter.acquire(-100, Cost::Message, 1, seq).await);
+        for _ in 0..1000 {
+            drop(limiter.acquire(-100, Cost::Message, 1).await);
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
     }

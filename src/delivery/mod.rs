@@ -91,6 +91,10 @@ pub enum Job {
         /// The message's kind (`photo`, `poll`, …), named if it cannot be copied.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message_kind: Option<String>,
+        /// The album (`media_group_id`) the message belongs to: its parts
+        /// are copied together, in one call (DESIGN §12).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        album: Option<String>,
     },
     /// An agent's message copied to the customer; `reply_to` and `kind` as
     /// above, in the topic.
@@ -103,6 +107,8 @@ pub enum Job {
         reply_to: Option<i32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message_kind: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        album: Option<String>,
     },
     /// Close (`open: false`) or reopen the ticket's topic.
     TopicState { ticket: i64, open: bool },
@@ -131,6 +137,23 @@ impl Job {
                 Some(format!("copy:{from_chat}:{message}"))
             }
             _ => None,
+        }
+    }
+
+    /// The album a copy belongs to: the parts of one album queued in one
+    /// lane are sent together.
+    pub fn album(&self) -> Option<&str> {
+        match self {
+            Job::ToTopic { album, .. } | Job::ToCustomer { album, .. } => album.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The person's message a copy is made of (0 for other jobs).
+    pub fn message_id(&self) -> i32 {
+        match self {
+            Job::ToTopic { message, .. } | Job::ToCustomer { message, .. } => *message,
+            _ => 0,
         }
     }
 
@@ -186,6 +209,10 @@ pub fn priority_of(ticket: &Ticket) -> i32 {
 
 /// The default priority of work not tied to a premium ticket.
 pub const NORMAL: i32 = 1;
+
+/// The priority of a reply to a person's command: someone is waiting for
+/// it right now, so it goes before relays (DESIGN §12, fair share).
+pub const INTERACTIVE: i32 = -1;
 
 tokio::task_local! {
     static ORIGIN: Origin;
@@ -399,7 +426,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 #[derive(Clone, Copy, Debug)]
 pub struct Turn {
     pub priority: i32,
-    pub seq: i64,
 }
 
 impl Courier {
@@ -436,7 +462,7 @@ impl Courier {
             let permit = tokio::select! {
                 biased;
                 _ = self.shutdown.cancelled() => return Err(CallError::Stopped),
-                permit = self.limiter.acquire(chat, cost, turn.priority, turn.seq) => permit,
+                permit = self.limiter.acquire(chat, cost, turn.priority) => permit,
             };
             let answer = call().await;
             drop(permit);

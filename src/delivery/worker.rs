@@ -4,7 +4,7 @@
 //! the database at a time; the rest wait there.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{HashMap, HashSet, VecDeque},
     time::Duration,
 };
 
@@ -44,13 +44,21 @@ pub enum Refusal {
 /// tickets, their topics and whom to tell when Telegram refuses. A trait, so
 /// the delivery layer does not depend on the ticket layer above it.
 pub trait JobRunner: Clone + Send + Sync + 'static {
-    /// Runs one job (`seq` orders it within its priority).
+    /// Runs one job.
     fn deliver(
         &self,
         job: &Job,
         priority: i32,
-        seq: i64,
     ) -> impl Future<Output = Result<Delivered, super::DeliveryError>> + Send;
+    /// Runs the parts of one album (two or more copies from one chat, in
+    /// message order) as one album. A refusal sends the parts one by one.
+    fn deliver_album(
+        &self,
+        parts: &[Job],
+        priority: i32,
+    ) -> impl Future<Output = Result<Delivered, super::DeliveryError>> + Send;
+    /// How long an album's parts are collected after the last one came.
+    fn album_wait(&self) -> Duration;
     /// Tells people about a job Telegram refused for good.
     fn surface_failure(&self, job: &Job, refusal: Refusal, detail: &str) -> impl Future<Output = ()> + Send;
     /// Tells the team a job waits for the group to be fixed.
@@ -197,63 +205,177 @@ struct LaneRunner<R> {
     shutdown: CancellationToken,
 }
 
+/// A row read from the lane, with its job decoded (or why it does not decode).
+type Decoded = (OutboxRow, Result<Job, String>);
+
+fn decode(row: OutboxRow) -> Decoded {
+    let job = serde_json::from_str(&row.job).map_err(|error| format!("undecodable job: {error}"));
+    (row, job)
+}
+
+/// Telegram puts at most this many messages in one album.
+const ALBUM_MAX_PARTS: usize = 10;
+/// However slowly the parts of an album come in, it goes out this long after
+/// its first part at the latest.
+const ALBUM_MAX_WAIT: Duration = Duration::from_secs(5);
+
 impl<R: JobRunner> LaneRunner<R> {
     async fn run(self, mut rows: mpsc::UnboundedReceiver<OutboxRow>) {
-        while let Some(row) = rows.recv().await {
+        // Rows read ahead while an album was collected, in lane order.
+        let mut ahead: VecDeque<Decoded> = VecDeque::new();
+        loop {
+            let (row, job) = match ahead.pop_front() {
+                Some(decoded) => decoded,
+                None => match rows.recv().await {
+                    Some(row) => decode(row),
+                    None => return,
+                },
+            };
             if self.shutdown.is_cancelled() {
                 return;
             }
-            let id = row.id;
-            let lane = row.lane.clone();
-            if !self.send(row).await {
+            let parts = match job {
+                Err(detail) => {
+                    tracing::error!(
+                        outbox_id = row.id,
+                        detail,
+                        "stored job does not decode; giving up on it"
+                    );
+                    if !self.record(&[row.id], "undecodable", Err(detail)).await {
+                        return;
+                    }
+                    let _ = self.done.send((row.id, row.lane));
+                    continue;
+                }
+                Ok(job) => match job.album().map(str::to_owned) {
+                    Some(album) => {
+                        let Some(parts) = self.collect_album(&album, (row, job), &mut rows, &mut ahead).await
+                        else {
+                            return; // Stopping: the parts stay pending.
+                        };
+                        parts
+                    }
+                    None => vec![(row, job)],
+                },
+            };
+            if !self.send(&parts).await {
                 return; // Stopping: the job stays pending for the next start.
             }
-            let _ = self.done.send((id, lane));
+            for (row, _) in parts {
+                let _ = self.done.send((row.id, row.lane));
+            }
         }
     }
 
-    /// Runs one job and records how it ended; `false` when stopping.
-    async fn send(&self, row: OutboxRow) -> bool {
-        let job: Job = match serde_json::from_str(&row.job) {
-            Ok(job) => job,
-            Err(error) => {
-                tracing::error!(outbox_id = row.id, %error, "stored job does not decode; giving up on it");
-                return self.record(row.id, "undecodable", Err(format!("undecodable job: {error}"))).await;
+    /// Gathers the parts of `album` queued in this lane: the ones already
+    /// read, and those that arrive until none has come for the album wait
+    /// (about a second), ten parts are in, or [`ALBUM_MAX_WAIT`] has passed.
+    /// The parts go out in the order they were written (message id order,
+    /// which `copyMessages` requires). `None` when stopping.
+    async fn collect_album(
+        &self,
+        album: &str,
+        first: (OutboxRow, Job),
+        rows: &mut mpsc::UnboundedReceiver<OutboxRow>,
+        ahead: &mut VecDeque<Decoded>,
+    ) -> Option<Vec<(OutboxRow, Job)>> {
+        let wait = self.desk.album_wait();
+        let started = tokio::time::Instant::now();
+        let mut last_part = started;
+        let mut parts = vec![first];
+        let mut open = true;
+        loop {
+            let mut rest = VecDeque::with_capacity(ahead.len());
+            for (row, job) in ahead.drain(..) {
+                match job {
+                    Ok(job) if job.album() == Some(album) && parts.len() < ALBUM_MAX_PARTS => {
+                        last_part = tokio::time::Instant::now();
+                        parts.push((row, job));
+                    }
+                    other => rest.push_back((row, other)),
+                }
             }
-        };
+            *ahead = rest;
+            if !open || parts.len() >= ALBUM_MAX_PARTS {
+                break;
+            }
+            let until = (last_part + wait).min(started + ALBUM_MAX_WAIT);
+            tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => return None,
+                row = rows.recv() => match row {
+                    Some(row) => ahead.push_back(decode(row)),
+                    None => open = false,
+                },
+                _ = tokio::time::sleep_until(until) => break,
+            }
+        }
+        parts.sort_by_key(|(_, job)| job.message_id());
+        Some(parts)
+    }
+
+    /// Runs one job, or one album's parts together, and records how it
+    /// ended; `false` when stopping.
+    async fn send(&self, parts: &[(OutboxRow, Job)]) -> bool {
+        let Some((first, job)) = parts.first() else { return true };
+        let jobs: Vec<Job> = parts.iter().map(|(_, job)| job.clone()).collect();
+        let ids: Vec<i64> = parts.iter().map(|(row, _)| row.id).collect();
         let kind = job.kind();
         loop {
-            let outcome = match self.desk.deliver(&job, row.priority, row.id).await {
+            let delivered = if jobs.len() == 1 {
+                self.desk.deliver(job, first.priority).await
+            } else {
+                self.desk.deliver_album(&jobs, first.priority).await
+            };
+            let outcome = match delivered {
                 Ok(Delivered::Done) => Ok(()),
+                Ok(Delivered::Refused { refusal, detail }) if jobs.len() > 1 => {
+                    // Telegram would not copy the album as a whole: each part
+                    // goes on its own, so one that cannot be copied is named
+                    // and the others still arrive.
+                    tracing::warn!(
+                        lane = first.lane,
+                        parts = jobs.len(),
+                        ?refusal,
+                        detail,
+                        "album refused; sending its parts one by one"
+                    );
+                    for part in parts {
+                        if !Box::pin(self.send(std::slice::from_ref(part))).await {
+                            return false;
+                        }
+                    }
+                    return true;
+                }
                 Ok(Delivered::Refused { refusal, detail }) => {
                     tracing::error!(
-                        outbox_id = row.id,
-                        lane = row.lane,
+                        outbox_id = first.id,
+                        lane = first.lane,
                         kind,
                         detail,
                         "Telegram refused a message for good"
                     );
-                    self.desk.surface_failure(&job, refusal, &detail).await;
+                    self.desk.surface_failure(job, refusal, &detail).await;
                     Err(detail)
                 }
                 Ok(Delivered::Held { hold, detail }) => {
                     tracing::warn!(
-                        outbox_id = row.id,
-                        lane = row.lane,
+                        outbox_id = first.id,
+                        lane = first.lane,
                         kind,
                         ?hold,
                         detail,
                         "held until the support group is fixed"
                     );
-                    self.desk.report_hold(&job, hold).await;
+                    self.desk.report_hold(job, hold).await;
                     // The next attempt waits at the group's gate.
                     continue;
                 }
                 Err(super::DeliveryError::Call(CallError::Stopped)) => return false,
                 Err(error) => {
                     // The database failed mid-job: try the job again.
-                    tracing::warn!(outbox_id = row.id, %error, "outbox job interrupted; retrying");
-                    if let Err(error) = self.storage.outbox_retrying(row.id, &error.to_string()).await {
+                    tracing::warn!(outbox_id = first.id, %error, "outbox job interrupted; retrying");
+                    if let Err(error) = self.storage.outbox_retrying(first.id, &error.to_string()).await {
                         tracing::debug!(%error, "cannot record the retry");
                     }
                     tokio::select! {
@@ -262,22 +384,24 @@ impl<R: JobRunner> LaneRunner<R> {
                     }
                 }
             };
-            return self.record(row.id, kind, outcome).await;
+            return self.record(&ids, kind, outcome).await;
         }
     }
 
-    async fn record(&self, id: i64, kind: &'static str, outcome: Result<(), String>) -> bool {
+    /// Marks the jobs `ids` (one job, or an album's parts) together.
+    async fn record(&self, ids: &[i64], kind: &'static str, outcome: Result<(), String>) -> bool {
         let label = if outcome.is_ok() { "sent" } else { "refused" };
-        metrics::counter!(names::DELIVERIES, "kind" => kind, "outcome" => label).increment(1);
-        let finished = FinishedJob { id, refused: outcome.err() };
+        metrics::counter!(names::DELIVERIES, "kind" => kind, "outcome" => label).increment(ids.len() as u64);
+        let finished: Vec<FinishedJob> =
+            ids.iter().map(|id| FinishedJob { id: *id, refused: outcome.clone().err() }).collect();
         loop {
             // Marked together with other lanes' jobs (group commit); this
-            // lane waits for its mark before sending its next job.
-            match self.marks.submit(finished.clone()).await {
+            // lane waits for its marks before sending its next job.
+            match self.marks.submit_all(finished.clone()).await {
                 Ok(()) => return true,
                 Err(error) => {
                     // Not marked: keep trying, or it would be sent again.
-                    tracing::error!(outbox_id = id, %error, "cannot mark an outbox job; retrying");
+                    tracing::error!(outbox_ids = ?ids, %error, "cannot mark an outbox job; retrying");
                     tokio::time::sleep(DB_BACKOFF).await;
                 }
             }

@@ -51,6 +51,10 @@ pub struct Kept {
     /// The customer was already given a hint at this step.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hinted: bool,
+    /// The album (`media_group_id`) of kept messages that belong to one, so
+    /// an album sent during the intake still arrives as one.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub albums: std::collections::BTreeMap<i32, String>,
 }
 
 /// A message whose words could describe the problem.
@@ -66,7 +70,10 @@ pub struct Draft {
 impl Kept {
     /// Keeps a message: the first one with words becomes the draft, every
     /// other one is kept to be relayed.
-    pub fn keep(&mut self, message_id: i32, words: Option<&str>, has_media: bool) {
+    pub fn keep(&mut self, message_id: i32, words: Option<&str>, has_media: bool, album: Option<&str>) {
+        if let Some(album) = album {
+            self.albums.insert(message_id, album.to_owned());
+        }
         if self.draft.is_none()
             && let Some(text) = words.map(str::trim).filter(|t| !t.is_empty())
         {
@@ -78,9 +85,10 @@ impl Kept {
         }
     }
 
-    /// The messages to relay into the ticket's topic, oldest first, leaving
-    /// out the one that became the description.
-    pub fn to_relay(&self, description_message_id: i32) -> Vec<i32> {
+    /// The messages to relay into the ticket's topic, oldest first, each
+    /// with its album if it belongs to one, leaving out the one that became
+    /// the description.
+    pub fn to_relay(&self, description_message_id: i32) -> Vec<(i32, Option<String>)> {
         let mut ids = self.messages.clone();
         if let Some(draft) = &self.draft {
             ids.push(draft.message_id);
@@ -88,7 +96,7 @@ impl Kept {
         ids.retain(|id| *id != description_message_id);
         ids.sort_unstable();
         ids.dedup();
-        ids
+        ids.into_iter().map(|id| (id, self.albums.get(&id).cloned())).collect()
     }
 }
 
@@ -144,8 +152,8 @@ mod tests {
     #[test]
     fn states_round_trip_and_the_v2_format_is_frozen() {
         let mut kept = Kept::default();
-        kept.keep(7, Some("my order is late"), false);
-        kept.keep(8, None, true);
+        kept.keep(7, Some("my order is late"), false, None);
+        kept.keep(8, None, true, None);
         let state = IntakeState::Describing { category: "billing".into(), kept };
         let raw = encode(&state);
         assert_eq!(
@@ -187,13 +195,15 @@ mod tests {
     #[test]
     fn the_first_words_become_the_draft_and_the_rest_is_relayed_in_order() {
         let mut kept = Kept::default();
-        kept.keep(3, None, true);
-        kept.keep(4, Some("  "), false);
-        kept.keep(5, Some("hello"), false);
-        kept.keep(6, Some("more"), false);
-        kept.keep(6, Some("more"), false);
+        kept.keep(3, None, true, Some("a"));
+        kept.keep(4, Some("  "), false, None);
+        kept.keep(5, Some("hello"), false, None);
+        kept.keep(6, Some("more"), false, None);
+        kept.keep(6, Some("more"), false, None);
         assert_eq!(kept.draft.as_ref().map(|d| d.message_id), Some(5));
-        assert_eq!(kept.to_relay(9), vec![3, 4, 5, 6]);
-        assert_eq!(kept.to_relay(5), vec![3, 4, 6], "the draft used as the description is not relayed");
+        let ids = |relay: Vec<(i32, Option<String>)>| relay.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        assert_eq!(kept.to_relay(9)[0], (3, Some("a".to_owned())), "an album part keeps its album");
+        assert_eq!(ids(kept.to_relay(9)), vec![3, 4, 5, 6]);
+        assert_eq!(ids(kept.to_relay(5)), vec![3, 4, 6], "the draft used as the description is not relayed");
     }
 }

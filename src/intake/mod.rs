@@ -263,7 +263,7 @@ async fn choosing_message(
     }
     let lang = lang_of(&desk, msg.from.as_ref()).await;
     let (words, has_media) = words_of(&msg);
-    kept.keep(msg.id.0, words, has_media);
+    kept.keep(msg.id.0, words, has_media, msg.media_group_id().map(|id| id.0.as_str()));
     let hint = !kept.hinted || msg.media_group_id().is_none();
     kept.hinted = true;
     dialogue.update(IntakeState::ChoosingCategory { kept }).await?;
@@ -396,7 +396,7 @@ async fn receive_description(
     let Some(text) = words.map(str::trim).filter(|t| !t.is_empty()) else {
         // A photo without a caption, a sticker, …: it belongs to the ticket;
         // the customer is asked for words once.
-        kept.keep(msg.id.0, None, has_media);
+        kept.keep(msg.id.0, None, has_media, msg.media_group_id().map(|id| id.0.as_str()));
         // Once for media (an album is many messages), every time for text.
         let hint = !kept.hinted || !has_media;
         kept.hinted = true;
@@ -481,7 +481,7 @@ async fn idle_message(desk: TicketDesk, dialogue: IntakeDialogue, msg: Message) 
         // offered as the description.
         let mut kept = Kept::default();
         let (words, has_media) = words_of(&msg);
-        kept.keep(msg.id.0, words, has_media);
+        kept.keep(msg.id.0, words, has_media, msg.media_group_id().map(|id| id.0.as_str()));
         return start_intake(&desk, &dialogue, &msg, lang, kept).await;
     };
     desk.relay_from_customer(&ticket, &msg).await?;

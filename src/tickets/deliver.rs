@@ -57,6 +57,8 @@ fn refused(error: RequestError) -> DeliveryError {
 enum TopicPost<'a> {
     /// A copy of a customer's message.
     Copy { from_chat: i64, message: i32, reply_to: Option<i32> },
+    /// The parts of a customer's album, in message order.
+    Album { from_chat: i64, messages: &'a [i32] },
     /// Text, as a reply to `reply_to`.
     Text { reply_to: Option<i32>, text: &'a str },
 }
@@ -73,8 +75,16 @@ struct Edit<'a> {
 pub use crate::delivery::worker::Refusal;
 
 impl crate::delivery::worker::JobRunner for TicketDesk {
-    async fn deliver(&self, job: &Job, priority: i32, seq: i64) -> Result<Delivered, DeliveryError> {
-        self.run_job(job, priority, seq).await
+    async fn deliver(&self, job: &Job, priority: i32) -> Result<Delivered, DeliveryError> {
+        self.run_job(job, priority).await
+    }
+
+    async fn deliver_album(&self, parts: &[Job], priority: i32) -> Result<Delivered, DeliveryError> {
+        self.run_album(parts, priority).await
+    }
+
+    fn album_wait(&self) -> std::time::Duration {
+        self.config.album_wait
     }
 
     async fn surface_failure(&self, job: &Job, refusal: Refusal, detail: &str) {
@@ -101,8 +111,8 @@ impl Refusal {
 impl TicketDesk {
     /// Runs one outbox job. `Ok(Refused)` for a permanent refusal;
     /// `Err(Stopped)` when the bot is stopping (the job stays queued).
-    pub async fn run_job(&self, job: &Job, priority: i32, seq: i64) -> Result<Delivered, DeliveryError> {
-        let turn = Turn { priority, seq };
+    pub async fn run_job(&self, job: &Job, priority: i32) -> Result<Delivered, DeliveryError> {
+        let turn = Turn { priority };
         let result = match job {
             Job::Text { chat, thread, reply_to, text, buttons } => {
                 self.send_text(*chat, *thread, *reply_to, text, buttons.as_ref(), turn).await.map(|_| ())
@@ -135,6 +145,33 @@ impl TicketDesk {
                 self.edit_copy(*ticket, edit, turn).await
             }
         };
+        Self::outcome(result)
+    }
+
+    /// Runs the parts of one album (copies from one chat into one ticket,
+    /// in message order) as one `copyMessages` call.
+    pub async fn run_album(&self, parts: &[Job], priority: i32) -> Result<Delivered, DeliveryError> {
+        let turn = Turn { priority };
+        let messages: Vec<i32> = parts.iter().map(Job::message_id).collect();
+        let result = match parts.first() {
+            Some(Job::ToTopic { ticket, from_chat, .. }) => {
+                self.post_in_topic(
+                    *ticket,
+                    TopicPost::Album { from_chat: *from_chat, messages: &messages },
+                    turn,
+                )
+                .await
+            }
+            Some(Job::ToCustomer { ticket, from_chat, .. }) => {
+                self.album_to_customer(*ticket, *from_chat, &messages, turn).await
+            }
+            Some(other) => return self.run_job(other, priority).await,
+            None => Ok(()),
+        };
+        Self::outcome(result)
+    }
+
+    fn outcome(result: Result<(), DeliveryError>) -> Result<Delivered, DeliveryError> {
         match result {
             Ok(()) => Ok(Delivered::Done),
             Err(DeliveryError::Call(CallError::Refused(error))) => Ok(Delivered::Refused {
@@ -553,6 +590,56 @@ impl TicketDesk {
         Ok(copied)
     }
 
+    /// Copies an album's parts to the other side of its ticket in one call
+    /// (Telegram keeps them together as one album) and records each pair.
+    async fn copy_album(
+        &self,
+        ticket: i64,
+        to: i64,
+        thread: Option<i32>,
+        from: i64,
+        messages: &[i32],
+        turn: Turn,
+    ) -> Result<(), DeliveryError> {
+        let copies = self
+            .courier
+            .call("copyMessages", to, Cost::Message, turn, || {
+                let ids = messages.iter().map(|m| MessageId(*m));
+                let mut request = self.bot.copy_messages(ChatId(to), ChatId(from), ids);
+                if let Some(t) = thread {
+                    request = request.message_thread_id(ThreadId(MessageId(t)));
+                }
+                request.into_future()
+            })
+            .await?;
+        if copies.len() != messages.len() {
+            // Telegram skips parts deleted meanwhile; which copy is which is
+            // then unknown, so no pairs are recorded (replies to them go
+            // without a target).
+            tracing::warn!(
+                ticket_id = ticket,
+                parts = messages.len(),
+                copied = copies.len(),
+                "some parts of an album were gone before it was copied"
+            );
+            return Ok(());
+        }
+        let now = self.now_ms();
+        for (message, copy) in messages.iter().zip(&copies) {
+            let pair = crate::storage::MessagePair {
+                origin_chat: from,
+                origin_message: *message,
+                copy_chat: to,
+                copy_message: copy.0,
+                ticket_id: ticket,
+            };
+            if let Err(error) = self.storage.record_pair(&pair, now).await {
+                tracing::warn!(ticket_id = ticket, %error, "cannot record a relayed message's copy");
+            }
+        }
+        Ok(())
+    }
+
     /// The counterpart, on the other side of the ticket, of the message in
     /// `chat` that a relayed message answers (none when it was never relayed,
     /// e.g. the note).
@@ -608,7 +695,7 @@ impl TicketDesk {
     /// if it was closed or deleted by hand.
     async fn post_in_topic(&self, ticket: i64, post: TopicPost<'_>, turn: Turn) -> Result<(), DeliveryError> {
         let group = self.config.support_group.0;
-        let set_up_if_closed = matches!(post, TopicPost::Copy { .. });
+        let set_up_if_closed = matches!(post, TopicPost::Copy { .. } | TopicPost::Album { .. });
         let Some(mut ticket) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
         for attempt in 0..2 {
             if set_up_if_closed || ticket.status == TicketStatus::Open {
@@ -620,6 +707,9 @@ impl TicketDesk {
                     .copy(ticket.id.0, group, thread, from_chat, message, reply_to, turn)
                     .await
                     .map(|_| ()),
+                TopicPost::Album { from_chat, messages } => {
+                    self.copy_album(ticket.id.0, group, thread, from_chat, messages, turn).await
+                }
                 TopicPost::Text { reply_to, text } => {
                     self.send_text(group, thread, reply_to, text, None, turn).await.map(|_| ())
                 }
@@ -644,6 +734,26 @@ impl TicketDesk {
     ) -> Result<(), DeliveryError> {
         let Some(ticket) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
         self.copy(ticket.id.0, ticket.customer_chat_id, None, from_chat, message, reply_to, turn).await?;
+        self.answered(&ticket).await;
+        Ok(())
+    }
+
+    async fn album_to_customer(
+        &self,
+        ticket: i64,
+        from_chat: i64,
+        messages: &[i32],
+        turn: Turn,
+    ) -> Result<(), DeliveryError> {
+        let Some(ticket) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
+        self.copy_album(ticket.id.0, ticket.customer_chat_id, None, from_chat, messages, turn).await?;
+        self.answered(&ticket).await;
+        Ok(())
+    }
+
+    /// An agent's message reached the customer: the first one is the
+    /// ticket's first response.
+    async fn answered(&self, ticket: &Ticket) {
         // Telegram accepted it: whatever happens now must not send it again.
         match self.storage.record_first_response(ticket.id, self.now_ms()).await {
             Ok(true) => tracing::info!(ticket_id = ticket.id.0, "first response"),
@@ -652,7 +762,6 @@ impl TicketDesk {
                 tracing::warn!(ticket_id = ticket.id.0, %error, "cannot record the first response time")
             }
         }
-        Ok(())
     }
 
     async fn topic_state(&self, ticket: i64, open: bool, turn: Turn) -> Result<(), DeliveryError> {

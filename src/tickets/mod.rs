@@ -89,6 +89,8 @@ pub struct TicketDesk {
     /// with when they were read: re-read after [`LANGUAGE_TTL`], so a choice
     /// made through another instance is picked up.
     customer_langs: Arc<std::sync::Mutex<std::collections::HashMap<i64, ReadLang>>>,
+    /// Customers' recent message times, to notice one who floods.
+    bursts: Arc<std::sync::Mutex<crate::domain::burst::Bursts>>,
 }
 
 impl TicketDesk {
@@ -119,6 +121,7 @@ impl TicketDesk {
             told_outsiders: Arc::default(),
             agent_names: Arc::default(),
             customer_langs: Arc::default(),
+            bursts: Arc::default(),
         }
     }
 
@@ -407,8 +410,29 @@ impl TicketDesk {
             message: msg.id.0,
             reply_to: crate::telegram::replied_message(msg),
             message_kind: Some(crate::telegram::message_kind(msg).to_owned()),
+            album: msg.media_group_id().map(|id| id.0.clone()),
         };
         self.outbox.push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job).await?;
+        // Counted by when the customer sent it, so a backlog read after a
+        // restart is not taken for a flood.
+        let sent_at = msg.date.timestamp_millis();
+        let flooding = self
+            .bursts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .note(msg.chat.id.0, sent_at);
+        if flooding {
+            tracing::info!(
+                ticket_id = ticket.id.0,
+                "a customer sends faster than the group can take; told once"
+            );
+            let lang = match msg.from.as_ref() {
+                Some(user) => self.customer_lang(user).await,
+                None => self.config.group_language,
+            };
+            let text = self.i18n.t(lang, "customer-flood-notice");
+            self.outbox.customer_text(ticket, text).await?;
+        }
         Ok(RelayOutcome::Queued)
     }
 
@@ -438,15 +462,16 @@ impl TicketDesk {
         &self,
         ticket: &Ticket,
         from_chat: i64,
-        messages: &[i32],
+        messages: &[(i32, Option<String>)],
     ) -> Result<(), DeskError> {
-        for message in messages {
+        for (message, album) in messages {
             let job = Job::ToTopic {
                 ticket: ticket.id.0,
                 from_chat,
                 message: *message,
                 reply_to: None,
                 message_kind: None,
+                album: album.clone(),
             };
             self.outbox
                 .push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job)
@@ -468,6 +493,7 @@ impl TicketDesk {
             thread,
             reply_to: crate::telegram::replied_message(msg),
             message_kind: Some(crate::telegram::message_kind(msg).to_owned()),
+            album: msg.media_group_id().map(|id| id.0.clone()),
         };
         let lane = lane::chat(ticket.customer_chat_id, None);
         self.outbox.push(&lane, priority_of(ticket), Some(ticket.id.0), &job).await?;
@@ -511,23 +537,34 @@ impl TicketDesk {
     }
 
     /// Queues plain text for a topic of the support group (General when
-    /// `thread` is `None`), as a reply to `reply_to`.
+    /// `thread` is `None`), as a reply to `reply_to`. A reply to someone's
+    /// command goes before relays waiting for the group's budget: that
+    /// person is waiting now (DESIGN §12, fair share).
     pub async fn tell_topic(
         &self,
         thread: Option<i32>,
         reply_to: Option<MessageId>,
         text: String,
     ) -> Result<(), StorageError> {
+        let reply_to = reply_to.map(|m| m.0);
         if let Some(t) = thread
             && let Some(ticket) = self.storage.ticket_by_thread(t).await?
         {
             // In the ticket's lane, so it stays in order with the relays.
-            return self.outbox.topic_text(&ticket, reply_to.map(|m| m.0), text).await.map(|_| ());
+            let priority =
+                if reply_to.is_some() { crate::delivery::INTERACTIVE } else { priority_of(&ticket) };
+            let job = Job::TopicText { ticket: ticket.id.0, reply_to, text };
+            return self
+                .outbox
+                .push(&lane::ticket(ticket.id.0), priority, Some(ticket.id.0), &job)
+                .await
+                .map(|_| ());
         }
-        self.outbox
-            .text(self.config.support_group.0, thread, reply_to.map(|m| m.0), text, None)
-            .await
-            .map(|_| ())
+        let group = self.config.support_group.0;
+        let priority =
+            if reply_to.is_some() { crate::delivery::INTERACTIVE } else { crate::delivery::NORMAL };
+        let job = Job::Text { chat: group, thread, reply_to, text, buttons: None };
+        self.outbox.push(&lane::chat(group, thread), priority, None, &job).await.map(|_| ())
     }
 
     /// Closes the ticket: the customer is told, the topic gets a line and is closed.

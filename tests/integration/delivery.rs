@@ -398,3 +398,86 @@ async fn soak_everyone_talks_with_faults_and_the_count_matches_exactly() {
     );
     bot.stop().await.expect("clean stop");
 }
+
+/// Telegram's own limits: 30 messages a second, 1 a second per chat, 20 a
+/// minute per group.
+fn telegram_limits() -> Limits {
+    Limits {
+        global: Window::new(30, Duration::from_secs(1)),
+        per_chat: Window::new(1, Duration::from_secs(1)),
+        per_group: Window::new(20, Duration::from_secs(60)),
+    }
+}
+
+/// DESIGN §12, fair share: under Telegram's real limits a customer who
+/// floods their ticket with 50 messages takes one turn per round, so another
+/// customer's single message reaches its topic within seconds (170 s when
+/// the queue was served oldest first), a command's answer waits at most a
+/// round, and the flooding customer is told once; nothing is dropped.
+#[tokio::test]
+async fn a_flood_in_one_ticket_does_not_hold_back_another_or_a_command() {
+    let mut bot = TestBot::start_limited(&[("ADMIN_IDS", "1")], telegram_limits()).await;
+    let (flooder, other) = (customer(861), customer(862));
+    let (flood_ticket, flood_thread) = bot.open_ticket(&flooder, "billing", "many questions").await;
+    let (_, other_thread) = bot.open_ticket(&other, "technical", "one question").await;
+    let sim = &bot.sim;
+
+    let before = sim.messages_in(flooder.id, None).len();
+    for i in 0..50 {
+        sim.private_text(&flooder, &format!("flood {i}"));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sent = Instant::now();
+    let single = sim.private_text(&other, "is my order shipped?");
+    sim.wait_for_message_within(
+        SUPPORT_GROUP_ID,
+        Some(other_thread),
+        |m| m.copied_from == Some((other.id, single)),
+        Duration::from_secs(10),
+    )
+    .await;
+    let waited = sent.elapsed();
+
+    // An admin's command in General while the flood fills the group's budget.
+    let admin = SimUser::operator(1, "Admin");
+    let asked = Instant::now();
+    let command = sim.group_text(&admin, None, "/queue");
+    sim.wait_for_message_within(
+        SUPPORT_GROUP_ID,
+        None,
+        |m| m.reply_to_message_id == Some(command),
+        Duration::from_secs(65),
+    )
+    .await;
+    let answered_after = asked.elapsed();
+
+    // Told once, in the customer's chat, that the messages are kept.
+    let notices: Vec<_> = sim
+        .messages_in(flooder.id, None)
+        .into_iter()
+        .skip(before)
+        .filter(|m| m.body().is_some_and(|b| b.contains("Nothing is lost")))
+        .collect();
+    assert_eq!(notices.len(), 1, "one notice for the flood");
+    // Nothing dropped: the flood's copies that are not out yet are queued.
+    let relayed = copies_from(sim, SUPPORT_GROUP_ID, Some(flood_thread), flooder.id).len();
+    let queued = bot
+        .db
+        .storage
+        .outbox_pending(0, 10_000)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter_map(|row| serde_json::from_str::<topicdesk::delivery::Job>(&row.job).ok())
+        .filter(
+            |job| matches!(job, topicdesk::delivery::Job::ToTopic { ticket, .. } if *ticket == flood_ticket),
+        )
+        .count();
+    assert_eq!(relayed + queued, 50, "{relayed} relayed + {queued} queued");
+    assert!(waited < Duration::from_secs(10), "the single message waited {waited:?} behind the flood");
+    assert!(
+        answered_after < Duration::from_secs(10),
+        "the command's answer waited {answered_after:?} behind the flood"
+    );
+    bot.stop().await.expect("clean stop");
+}

@@ -1028,6 +1028,30 @@ impl BotApiSim {
             .collect()
     }
 
+    /// An album of `count` photos sent at once by `user` in the support
+    /// group (a ticket's topic), the first with `caption`. Returns the ids.
+    pub fn group_album(
+        &self,
+        user: &SimUser,
+        thread_id: i32,
+        count: usize,
+        caption: Option<&str>,
+    ) -> Vec<i32> {
+        let group = {
+            let mut st = self.st();
+            st.next_media_group += 1;
+            format!("{}", 13_000_000_000_000_000u64 + st.next_media_group)
+        };
+        (0..count)
+            .map(|i| {
+                let media = self.st().photo_sizes();
+                let mut content = Content::media(SimKind::Photo, media, caption.filter(|_| i == 0));
+                content.media_group_id = Some(group.clone());
+                self.inject_message(user, SUPPORT_GROUP_ID, Some(thread_id), true, content)
+            })
+            .collect()
+    }
+
     /// A message of any other kind in the private chat: `field` is its Bot
     /// API field (`venue`, `poll`, `dice`, `audio`, …) holding `value`.
     pub fn private_kind(&self, user: &SimUser, field: &str, value: Value) -> i32 {
@@ -2695,7 +2719,9 @@ impl State {
         Ok(if forward { rendered } else { json!({"message_id": id}) })
     }
 
-    /// copyMessages / forwardMessages: missing messages are skipped.
+    /// copyMessages / forwardMessages: ids must be strictly increasing;
+    /// missing messages are skipped; the copies of an album's parts form one
+    /// album again (a new `media_group_id`), as Telegram keeps the grouping.
     fn copy_messages(&mut self, p: &Params<'_>, forward: bool) -> ApiResult {
         let ids: Vec<i32> = p
             .json("message_ids")
@@ -2708,13 +2734,37 @@ impl State {
         if ids.is_empty() || ids.len() > 100 {
             return Err(ApiErr::bad("message identifiers are not specified"));
         }
+        if ids.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(ApiErr::bad("message identifiers must be in a strictly increasing order"));
+        }
+        let from_chat = self.resolve_chat(p, "from_chat_id")?;
+        let mut albums: HashMap<String, String> = HashMap::new();
         let mut out = Vec::new();
         for id in ids {
+            let source_album =
+                self.chats.get(&from_chat).and_then(|c| c.live(id)).and_then(|m| m.media_group_id.clone());
             let mut single = p.0.clone();
             single.remove("message_ids");
             single.insert("message_id".into(), json!(id));
             match self.copy_message(&Params(&single), forward) {
-                Ok(v) => out.push(json!({"message_id": v["message_id"].clone()})),
+                Ok(v) => {
+                    let copy_id = v["message_id"].clone();
+                    if let (Some(album), Some(copy)) = (source_album, copy_id.as_i64()) {
+                        let fresh = albums.entry(album).or_insert_with(|| {
+                            self.next_media_group += 1;
+                            format!("{}", 13_000_000_000_000_000u64 + self.next_media_group)
+                        });
+                        let to = self.resolve_chat(p, "chat_id")?;
+                        if let Some(m) = self
+                            .chats
+                            .get_mut(&to)
+                            .and_then(|c| i32::try_from(copy).ok().and_then(|id| c.messages.get_mut(&id)))
+                        {
+                            m.media_group_id = Some(fresh.clone());
+                        }
+                    }
+                    out.push(json!({"message_id": copy_id}));
+                }
                 Err(e) if e.desc.contains("not found") => continue,
                 Err(e) => return Err(e),
             }
