@@ -169,7 +169,8 @@ impl Category {
     }
 }
 
-/// A ticket's lifecycle state.
+/// Whether a ticket is open or closed, as stored; its finer lifecycle state
+/// is [`TicketState`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TicketStatus {
@@ -192,6 +193,30 @@ impl TicketStatus {
             "open" => Some(TicketStatus::Open),
             "closed" => Some(TicketStatus::Closed),
             _ => None,
+        }
+    }
+}
+
+/// Where a ticket is in its lifecycle (DESIGN §13): `waiting` (no agent) →
+/// `assigned` → `answered` (an agent message reached the customer since it
+/// was opened or reopened) → `closed`. Each step has its stored timestamp
+/// (`created_at`/`reopened_at`, `assigned_at`, `answered_at`, `closed_at`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TicketState {
+    Waiting,
+    Assigned,
+    Answered,
+    Closed,
+}
+
+impl TicketState {
+    /// The state's name, as shown and logged.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketState::Waiting => "waiting",
+            TicketState::Assigned => "assigned",
+            TicketState::Answered => "answered",
+            TicketState::Closed => "closed",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Tickets: creation, lookup by customer and topic, lifecycle.
 
 use super::{Backend, Storage, StorageError, StorageResult, with_pool, with_read_pool};
-use crate::domain::{TicketId, TicketStatus, Tier};
+use crate::domain::{TicketId, TicketState, TicketStatus, Tier};
 
 /// What intake knows when it opens a ticket.
 #[derive(Clone, Debug)]
@@ -56,6 +56,26 @@ pub struct Ticket {
     pub escalation_count: i64,
     /// The note is posted but its pin (or attachment copy) may be missing.
     pub note_setup_pending: bool,
+    /// The first agent message that reached the customer since the ticket
+    /// was (re)opened: the ticket is answered.
+    pub answered_at_ms: Option<i64>,
+    /// When the ticket was last reopened.
+    pub reopened_at_ms: Option<i64>,
+}
+
+impl Ticket {
+    /// Where the ticket is in its lifecycle (DESIGN §13).
+    pub fn state(&self) -> TicketState {
+        if self.status == TicketStatus::Closed {
+            TicketState::Closed
+        } else if self.assignee_id.is_none() {
+            TicketState::Waiting
+        } else if self.answered_at_ms.is_some() {
+            TicketState::Answered
+        } else {
+            TicketState::Assigned
+        }
+    }
 }
 
 /// The result of trying to reopen a ticket.
@@ -97,6 +117,8 @@ pub(super) struct TicketRow {
     override_due_at: Option<i64>,
     escalation_count: i64,
     note_setup_pending: bool,
+    answered_at: Option<i64>,
+    reopened_at: Option<i64>,
 }
 
 /// The columns [`TicketRow`] reads, as a literal so queries stay `&'static str`.
@@ -105,7 +127,8 @@ macro_rules! ticket_columns {
         "id, customer_id, customer_chat_id, customer_name, customer_username, language, category, \
          required_skill, description, description_message_id, description_has_media, status, thread_id, \
          note_message_id, tier, priority, assignee_id, routing_reason, created_at, first_response_at, closed_at, \
-         enrichment, routing_rule, assigned_at, override_due_at, escalation_count, note_setup_pending"
+         enrichment, routing_rule, assigned_at, override_due_at, escalation_count, note_setup_pending, \
+         answered_at, reopened_at"
     };
 }
 
@@ -156,6 +179,8 @@ impl TryFrom<TicketRow> for Ticket {
             override_due_at_ms: row.override_due_at,
             escalation_count: row.escalation_count,
             note_setup_pending: row.note_setup_pending,
+            answered_at_ms: row.answered_at,
+            reopened_at_ms: row.reopened_at,
         })
     }
 }
@@ -371,17 +396,21 @@ impl Storage {
 
     /// Records the first agent reply, once. Returns whether this was the first.
     pub async fn record_first_response(&self, id: TicketId, now_ms: i64) -> StorageResult<bool> {
-        let result = with_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE tickets SET first_response_at = $2, override_due_at = NULL WHERE id = $1 AND first_response_at IS NULL",
+        // Only the first agent message since the ticket was (re)opened
+        // writes: later ones match no row. The premium deadline ends with
+        // the very first response.
+        let first: Option<(Option<i64>,)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "UPDATE tickets SET answered_at = $2, first_response_at = COALESCE(first_response_at, $2), \
+                 override_due_at = CASE WHEN first_response_at IS NULL THEN NULL ELSE override_due_at END \
+                 WHERE id = $1 AND answered_at IS NULL RETURNING first_response_at",
             )
             .bind(id.0)
             .bind(now_ms)
-            .execute(pool)
+            .fetch_optional(pool)
             .await
-            .map(|done| done.rows_affected())
         })?;
-        Ok(result == 1)
+        Ok(first.is_some_and(|(at,)| at == Some(now_ms)))
     }
 
     /// Closes an open ticket. Returns `false` if it was not open.
@@ -460,7 +489,12 @@ impl Storage {
     }
 
     /// `by_update` as for [`Storage::close_ticket`].
-    pub async fn reopen_ticket(&self, id: TicketId, by_update: Option<i64>) -> StorageResult<ReopenOutcome> {
+    pub async fn reopen_ticket(
+        &self,
+        id: TicketId,
+        now_ms: i64,
+        by_update: Option<i64>,
+    ) -> StorageResult<ReopenOutcome> {
         let Some(ticket) = self.ticket(id).await? else {
             return Ok(ReopenOutcome::NotFound);
         };
@@ -475,10 +509,12 @@ impl Storage {
         }
         let result = with_pool!(self, |pool| {
             sqlx::query(
-                "UPDATE tickets SET status = 'open', closed_at = NULL, state_update_id = $2 WHERE id = $1 AND status = 'closed'",
+                "UPDATE tickets SET status = 'open', closed_at = NULL, answered_at = NULL, reopened_at = $3, \
+                 state_update_id = $2 WHERE id = $1 AND status = 'closed'",
             )
             .bind(id.0)
             .bind(by_update)
+            .bind(now_ms)
             .execute(pool)
             .await
             .map(|done| done.rows_affected())

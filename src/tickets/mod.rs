@@ -659,7 +659,8 @@ impl TicketDesk {
 
     /// Reopens a closed ticket and its topic.
     pub async fn reopen(&self, ticket: &Ticket, by: &User) -> Result<ReopenOutcome, DeskError> {
-        let outcome = self.storage.reopen_ticket(ticket.id, crate::delivery::current_update()).await?;
+        let outcome =
+            self.storage.reopen_ticket(ticket.id, self.now_ms(), crate::delivery::current_update()).await?;
         if outcome != ReopenOutcome::Reopened {
             return Ok(outcome);
         }

@@ -291,6 +291,8 @@ mod tests {
             override_due_at_ms: None,
             escalation_count: 0,
             note_setup_pending: false,
+            answered_at_ms: None,
+            reopened_at_ms: None,
         }
     }
 

@@ -117,3 +117,58 @@ async fn the_note_shows_the_customers_history() {
     assert!(note.contains("Billing and payments · ⭐4"), "{note}");
     bot.stop().await.expect("clean stop");
 }
+
+/// DESIGN §13 through the bot: assigned when routed, answered when the
+/// agent's first message reached the customer, closed by `/close`, assigned
+/// again (same agent) when the customer comes back, answered again by the
+/// next reply; the first response time stays the very first.
+#[tokio::test]
+async fn states_follow_the_ticket_through_a_reopen() {
+    use topicdesk::domain::{TicketId, TicketState};
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let alice = SimUser::operator(2001, "Alice");
+    crate::routing::add_billing_agent(&bot, &alice).await;
+    let kim = SimUser::customer(1803, "Kim");
+    let (ticket, thread) = bot.open_ticket(&kim, "billing", "refund please").await;
+    let state = || async { bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket") };
+    assert_eq!(state().await.state(), TicketState::Assigned);
+
+    let reply = bot.sim.group_text(&alice, Some(thread), "on it");
+    bot.sim.wait_for_message(kim.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, reply))).await;
+    let mut answered = state().await;
+    for _ in 0..50 {
+        if answered.state() == TicketState::Answered {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answered = state().await;
+    }
+    assert_eq!(answered.state(), TicketState::Answered);
+    let first_response = answered.first_response_at_ms.expect("first response recorded");
+
+    bot.sim.group_text(&alice, Some(thread), "/close");
+    bot.sim
+        .wait_for(|s| s.topics().iter().any(|t| t.thread_id == thread && t.closed), Duration::from_secs(5))
+        .await;
+    assert_eq!(state().await.state(), TicketState::Closed);
+
+    answer(&bot, &kim, "one more thing").await;
+    let reopened = state().await;
+    assert_eq!((reopened.state(), reopened.assignee_id), (TicketState::Assigned, Some(alice.id)));
+    assert!(reopened.reopened_at_ms.is_some());
+
+    let again = bot.sim.group_text(&alice, Some(thread), "sure");
+    bot.sim.wait_for_message(kim.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, again))).await;
+    let mut last = state().await;
+    for _ in 0..50 {
+        if last.state() == TicketState::Answered {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        last = state().await;
+    }
+    assert_eq!(last.state(), TicketState::Answered);
+    assert_eq!(last.first_response_at_ms, Some(first_response), "the first response stays the first");
+    assert!(last.answered_at_ms > Some(first_response));
+    bot.stop().await.expect("clean stop");
+}

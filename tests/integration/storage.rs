@@ -84,33 +84,33 @@ async fn a_customer_has_at_most_one_open_ticket() {
         assert!(second.id > first.id, "{backend}");
 
         assert_eq!(
-            s.reopen_ticket(first.id, Some(5)).await.expect("reopen"),
+            s.reopen_ticket(first.id, 50, Some(5)).await.expect("reopen"),
             ReopenOutcome::CustomerHasOpenTicket(second.id),
             "{backend}"
         );
         assert_eq!(
-            s.reopen_ticket(second.id, None).await.expect("q"),
+            s.reopen_ticket(second.id, 50, None).await.expect("q"),
             ReopenOutcome::AlreadyOpen,
             "{backend}"
         );
         s.close_ticket(second.id, 2, None).await.expect("close");
         assert_eq!(
-            s.reopen_ticket(first.id, Some(5)).await.expect("q"),
+            s.reopen_ticket(first.id, 50, Some(5)).await.expect("q"),
             ReopenOutcome::Reopened,
             "{backend}"
         );
         assert_eq!(
-            s.reopen_ticket(first.id, Some(5)).await.expect("q"),
+            s.reopen_ticket(first.id, 50, Some(5)).await.expect("q"),
             ReopenOutcome::Reopened,
             "{backend}: a replay of the reopening update sees its own reopen"
         );
         assert_eq!(
-            s.reopen_ticket(first.id, Some(6)).await.expect("q"),
+            s.reopen_ticket(first.id, 60, Some(6)).await.expect("q"),
             ReopenOutcome::AlreadyOpen,
             "{backend}"
         );
         assert_eq!(
-            s.reopen_ticket(TicketId(9999), None).await.expect("q"),
+            s.reopen_ticket(TicketId(9999), 60, None).await.expect("q"),
             ReopenOutcome::NotFound,
             "{backend}"
         );
@@ -469,6 +469,66 @@ async fn a_stale_claim_takes_no_room() {
         assert_eq!(s.assign_tickets(&claims).await.expect("batch"), vec![false, true], "{backend}");
         let second = s.ticket(second).await.expect("q").expect("t");
         assert_eq!(second.assignee_id, Some(1), "{backend}");
+        db.destroy().await;
+    }
+}
+
+/// DESIGN §13: waiting → assigned → answered → closed, each with its
+/// timestamp; a reopen makes the ticket assigned again (its very first
+/// response is kept for first-response figures) until an agent answers.
+#[tokio::test]
+async fn the_lifecycle_states_are_stored_with_their_timestamps() {
+    use topicdesk::{domain::TicketState, storage::Assignment};
+    for db in TestDb::all().await {
+        let s = &db.storage;
+        let backend = s.backend_name();
+        s.upsert_agent(1001, "Alice", 5, 0, None).await.expect("add");
+        let t = s.create_ticket(&new_ticket(300)).await.expect("create");
+        let read = || async { s.ticket(t.id).await.expect("q").expect("exists") };
+        assert_eq!(read().await.state(), TicketState::Waiting, "{backend}");
+
+        let to = Assignment {
+            agent_id: 1001,
+            rule: "specialist",
+            reason: "because",
+            now_ms: 1_000,
+            by_update: None,
+            restart_override_at: None,
+        };
+        assert!(s.assign_ticket(t.id, None, &to).await.expect("assign"), "{backend}");
+        let assigned = read().await;
+        assert_eq!(
+            (assigned.state(), assigned.assigned_at_ms),
+            (TicketState::Assigned, Some(1_000)),
+            "{backend}"
+        );
+
+        assert!(s.record_first_response(t.id, 2_000).await.expect("q"), "{backend}: the first response");
+        assert!(!s.record_first_response(t.id, 2_500).await.expect("q"), "{backend}: not the first");
+        let answered = read().await;
+        assert_eq!(answered.state(), TicketState::Answered, "{backend}");
+        assert_eq!((answered.first_response_at_ms, answered.answered_at_ms), (Some(2_000), Some(2_000)));
+
+        assert!(s.close_ticket(t.id, 3_000, None).await.expect("close"), "{backend}");
+        let closed = read().await;
+        assert_eq!((closed.state(), closed.closed_at_ms), (TicketState::Closed, Some(3_000)), "{backend}");
+
+        assert_eq!(s.reopen_ticket(t.id, 4_000, None).await.expect("reopen"), ReopenOutcome::Reopened);
+        let reopened = read().await;
+        assert_eq!(reopened.state(), TicketState::Assigned, "{backend}: assigned again, not answered");
+        assert_eq!(
+            (reopened.reopened_at_ms, reopened.answered_at_ms, reopened.closed_at_ms),
+            (Some(4_000), None, None),
+            "{backend}"
+        );
+        assert!(!s.record_first_response(t.id, 5_000).await.expect("q"), "{backend}: not the first response");
+        let again = read().await;
+        assert_eq!(again.state(), TicketState::Answered, "{backend}");
+        assert_eq!(
+            (again.first_response_at_ms, again.answered_at_ms),
+            (Some(2_000), Some(5_000)),
+            "{backend}"
+        );
         db.destroy().await;
     }
 }
