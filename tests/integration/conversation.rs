@@ -282,3 +282,110 @@ async fn an_album_cut_by_a_crash_arrives_once_and_whole() {
     assert_eq!(sim.calls_to("copyMessages").len(), 1);
     bot.stop().await.expect("clean stop");
 }
+
+/// Every kind of message DESIGN §12 names, as Telegram sends it.
+fn every_kind() -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    let file = |id: &str| json!({"file_id": id, "file_unique_id": format!("{id}u"), "file_size": 1000});
+    let with = |mut base: serde_json::Value, extra: serde_json::Value| {
+        if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        base
+    };
+    vec![
+        ("video", with(file("VID"), json!({"width": 640, "height": 480, "duration": 5}))),
+        ("animation", with(file("ANI"), json!({"width": 320, "height": 240, "duration": 2}))),
+        ("audio", with(file("AUD"), json!({"duration": 180, "title": "Song"}))),
+        ("voice", with(file("VOI"), json!({"duration": 3, "mime_type": "audio/ogg"}))),
+        ("video_note", with(file("VNO"), json!({"length": 240, "duration": 4}))),
+        ("location", json!({"latitude": 52.52, "longitude": 13.405})),
+        (
+            "venue",
+            json!({"location": {"latitude": 52.52, "longitude": 13.405}, "title": "Shop", "address": "Main St 1"}),
+        ),
+        ("contact", json!({"phone_number": "+4930123456", "first_name": "Courier"})),
+        (
+            "poll",
+            json!({"id": "5000000009", "question": "Which day?", "options": [
+                {"text": "Mon", "voter_count": 0}, {"text": "Tue", "voter_count": 0}],
+                "total_voter_count": 0, "is_closed": false, "is_anonymous": true,
+                "type": "regular", "allows_multiple_answers": false}),
+        ),
+        ("dice", json!({"emoji": "🎲", "value": 4})),
+    ]
+}
+
+/// DESIGN §12: text, photo, video, animation, document, audio, voice, video
+/// note, sticker, location, venue, contact, poll and dice each reach the
+/// other side as a copy of the same kind, from the customer to the topic and
+/// from the agent to the customer.
+#[tokio::test]
+async fn every_kind_relays_both_ways() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let alice = SimUser::operator(2001, "Alice");
+    add_billing_agent(&bot, &alice).await;
+    let customer = SimUser::customer(1705, "Lou");
+    let (_, thread) = bot.open_ticket(&customer, "billing", "many kinds").await;
+    let sim = &bot.sim;
+
+    let mut sent = vec![
+        ("text", sim.private_text(&customer, "plain words")),
+        ("photo", sim.private_photo(&customer, Some("a photo"))),
+        ("document", sim.private_document(&customer, Some("a file"))),
+        ("sticker", sim.private_sticker(&customer)),
+    ];
+    for (field, value) in every_kind() {
+        sent.push((field, sim.private_kind(&customer, field, value)));
+    }
+    for (kind, id) in &sent {
+        let copy = sim
+            .wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.copied_from == Some((customer.id, *id)))
+            .await;
+        let original = sim.message(customer.id, *id).expect("original");
+        assert_eq!(copy.kind, original.kind, "{kind} arrives as a {kind}");
+    }
+    assert_eq!(sent.len(), 14);
+
+    let mut answered = vec![
+        ("text", sim.group_text(&alice, Some(thread), "plain answer")),
+        ("photo", sim.group_photo(&alice, Some(thread), Some("see here"))),
+        (
+            "document",
+            sim.group_kind(
+                &alice,
+                Some(thread),
+                "document",
+                serde_json::json!({"file_id": "DOC", "file_unique_id": "DOCu", "file_name": "guide.pdf"}),
+            ),
+        ),
+        (
+            "sticker",
+            sim.group_kind(
+                &alice,
+                Some(thread),
+                "sticker",
+                serde_json::json!({"file_id": "STK", "file_unique_id": "STKu", "type": "regular",
+                    "width": 512, "height": 512, "is_animated": false, "is_video": false}),
+            ),
+        ),
+    ];
+    for (field, value) in every_kind() {
+        answered.push((field, sim.group_kind(&alice, Some(thread), field, value)));
+    }
+    for (kind, id) in &answered {
+        let copy =
+            sim.wait_for_message(customer.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, *id))).await;
+        let original = sim.message(SUPPORT_GROUP_ID, *id).expect("original");
+        assert_eq!(copy.kind, original.kind, "{kind} reaches the customer as a {kind}");
+    }
+    assert_eq!(answered.len(), 14);
+    // Nothing was refused or answered with a notice.
+    assert!(
+        sim.messages_in(customer.id, None)
+            .iter()
+            .all(|m| !m.body().is_some_and(|b| b.contains("does not let"))),
+        "no refusal notice"
+    );
+    bot.stop().await.expect("clean stop");
+}
