@@ -159,12 +159,22 @@ struct BotProcess {
 
 impl BotProcess {
     fn start(sim: &BotApiSim, rate_limits: &str) -> BotProcess {
+        Self::start_with(sim, rate_limits, &[])
+    }
+
+    /// As [`BotProcess::start`], with extra settings.
+    fn start_with(sim: &BotApiSim, rate_limits: &str, extra: &[(&str, &str)]) -> BotProcess {
+        Self::start_binary(&bot_binary(), sim, rate_limits, extra)
+    }
+
+    /// `binary` (topicdesk, another build of it, or the bare relay) against `sim`.
+    fn start_binary(binary: &str, sim: &BotApiSim, rate_limits: &str, extra: &[(&str, &str)]) -> BotProcess {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_url = format!("sqlite://{}", dir.path().join("topicdesk.db").display());
         let log = dir.path().join("bot.log");
         let out = File::create(&log).expect("bot log file");
         let err = out.try_clone().expect("bot log file");
-        let child = Command::new(bot_binary())
+        let child = Command::new(binary)
             // Run where no .env file is, with a clean environment.
             .env_clear()
             .current_dir(dir.path())
@@ -176,6 +186,7 @@ impl BotProcess {
             .env("RATE_LIMITS", rate_limits)
             .env("RUST_LOG", log_level())
             .env("NO_COLOR", "1")
+            .envs(extra.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -237,10 +248,19 @@ impl BotProcess {
 
     /// `VmHWM` (peak resident set) in kB.
     fn peak_rss_kb(&self) -> u64 {
+        self.status_kb("VmHWM:")
+    }
+
+    /// `VmRSS` (resident set now) in kB.
+    fn rss_kb(&self) -> u64 {
+        self.status_kb("VmRSS:")
+    }
+
+    fn status_kb(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0)
     }
@@ -651,33 +671,83 @@ impl BurstRun {
 }
 
 fn burst_run(rt: &Runtime, run: usize, tick_ms: f64) -> BurstRun {
+    burst_run_of(rt, run, tick_ms, &Relay::Topicdesk(bot_binary()))
+}
+
+/// What scenario A's burst runs against.
+enum Relay {
+    /// A topicdesk binary (this build or another).
+    Topicdesk(String),
+    /// The bare relay (no intake: each customer's first text creates their topic).
+    Bare(String),
+}
+
+/// The burst of scenario A against `relay`.
+fn burst_run_of(rt: &Runtime, run: usize, tick_ms: f64, relay: &Relay) -> BurstRun {
     let sim = rt.block_on(BotApiSim::start());
-    let bot = BotProcess::start(&sim, "off");
-    let db = open_db(rt, &bot.db_url);
+    let (bot, bare) = match relay {
+        Relay::Bare(binary) => (BotProcess::start_binary(binary, &sim, "off", &[]), Some(())),
+        Relay::Topicdesk(binary) => (BotProcess::start_binary(binary, &sim, "off", &[]), None),
+    };
     let people = customers(70_000_000 + run as i64 * 1000, A_CUSTOMERS);
     let chats: HashMap<i64, usize> = people.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-
-    let started = Instant::now();
-    let before = intake(&sim, &people, Duration::from_millis(2));
-    let mut tickets = None;
-    wait_until(&sim, "ticket confirmations", INTAKE_TIMEOUT, Duration::from_millis(5), || {
-        tickets = ticket_numbers(&sim, &people, &before);
-        tickets.is_some()
-    });
-    let tickets = tickets.expect("ticket numbers");
-    let mut threads = None;
-    wait_until(&sim, "50 topics with pinned notes", INTAKE_TIMEOUT, Duration::from_millis(5), || {
-        threads = published_threads(&sim, &tickets);
-        threads.is_some()
-    });
-    let threads = threads.expect("threads");
-    wait_until(&sim, "outbox drained after intake", INTAKE_TIMEOUT, Duration::from_millis(20), || {
-        queue_counts(rt, &db) == (0, 0, 0)
-    });
-    println!(
-        "delivery A run {run}: {A_CUSTOMERS} tickets open (topics, pinned notes) in {:.2} s",
-        started.elapsed().as_secs_f64()
-    );
+    let (db, threads) = match bare {
+        Some(_) => {
+            // The bare relay: each customer's first text creates their topic.
+            let started = Instant::now();
+            for c in &people {
+                sim.private_text(c, "hello");
+            }
+            let mut threads = None;
+            wait_until(&sim, "50 topics with a first copy", INTAKE_TIMEOUT, Duration::from_millis(5), || {
+                let topics = sim.topics();
+                threads = people
+                    .iter()
+                    .map(|c| {
+                        let name = format!("chat {}", c.id);
+                        let topic = topics.iter().find(|t| t.name == name)?;
+                        (!sim.messages_in(SUPPORT_GROUP_ID, Some(topic.thread_id)).is_empty())
+                            .then_some(topic.thread_id)
+                    })
+                    .collect::<Option<Vec<i32>>>();
+                threads.is_some()
+            });
+            println!(
+                "delivery A run {run} (bare relay): {A_CUSTOMERS} topics in {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
+            (None, threads.expect("threads"))
+        }
+        None => {
+            let db = open_db(rt, &bot.db_url);
+            let started = Instant::now();
+            let before = intake(&sim, &people, Duration::from_millis(2));
+            let mut tickets = None;
+            wait_until(&sim, "ticket confirmations", INTAKE_TIMEOUT, Duration::from_millis(5), || {
+                tickets = ticket_numbers(&sim, &people, &before);
+                tickets.is_some()
+            });
+            let tickets = tickets.expect("ticket numbers");
+            let mut threads = None;
+            wait_until(&sim, "50 topics with pinned notes", INTAKE_TIMEOUT, Duration::from_millis(5), || {
+                threads = published_threads(&sim, &tickets);
+                threads.is_some()
+            });
+            let threads = threads.expect("threads");
+            wait_until(
+                &sim,
+                "outbox drained after intake",
+                INTAKE_TIMEOUT,
+                Duration::from_millis(20),
+                || queue_counts(rt, &db) == (0, 0, 0),
+            );
+            println!(
+                "delivery A run {run}: {A_CUSTOMERS} tickets open (topics, pinned notes) in {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
+            (Some(db), threads)
+        }
+    };
 
     // Idle cost, then the burst.
     let idle_from = bot.cpu_ticks();
@@ -735,16 +805,18 @@ fn burst_run(rt: &Runtime, run: usize, tick_ms: f64) -> BurstRun {
 
     // Bookkeeping after the last copy (marking rows done, the inbox).
     let drained = Instant::now();
-    wait_until(
-        &sim,
-        "outbox drained after the burst",
-        Duration::from_secs(30),
-        Duration::from_millis(5),
-        || {
-            let (pending, _, unhandled) = queue_counts(rt, &db);
-            pending == 0 && unhandled == 0
-        },
-    );
+    if let Some(db) = &db {
+        wait_until(
+            &sim,
+            "outbox drained after the burst",
+            Duration::from_secs(30),
+            Duration::from_millis(5),
+            || {
+                let (pending, _, unhandled) = queue_counts(rt, db);
+                pending == 0 && unhandled == 0
+            },
+        );
+    }
     let drained_after = drained.elapsed();
     let cpu_drained = bot.cpu_ticks();
 
@@ -772,7 +844,9 @@ fn burst_run(rt: &Runtime, run: usize, tick_ms: f64) -> BurstRun {
         threads: thread_split(&threads_before, &threads_after, cpu_ms, tick_ms),
         log_problems: bot.log_problems(),
     };
-    rt.block_on(db.close());
+    if let Some(db) = db {
+        rt.block_on(db.close());
+    }
     bot.stop();
     let violations = sim.schema_violations();
     if !violations.is_empty() {
@@ -1376,4 +1450,324 @@ fn main() {
         }
         scenario_c(&rt);
     }
+    if which == "compare" {
+        scenario_compare(&rt, tick_ms);
+    }
+    if which.is_empty() || which == "d" {
+        if which.is_empty() {
+            println!();
+        }
+        scenario_d(&rt);
+    }
+    if which.is_empty() || which == "e" {
+        if which.is_empty() {
+            println!();
+        }
+        scenario_e(&rt);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Comparison: the burst of A against another build and a bare relay
+// ---------------------------------------------------------------------------
+
+/// Builds the bare teloxide relay (`examples/bare_relay.rs`) and returns its path.
+fn bare_relay_binary() -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--example", "bare_relay"])
+        .status()
+        .expect("run cargo build for the bare relay");
+    assert!(status.success(), "the bare relay does not build");
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned());
+    format!("{target}/release/examples/bare_relay")
+}
+
+/// `DELIVERY_BENCH=compare`: A's burst (50 × 40) on this build, on
+/// `DELIVERY_PREV_BIN` (an earlier build, when set) and on the bare relay
+/// (no database, no intake), interleaved run by run so they share the
+/// machine's state; medians of bot CPU per message and the ratios.
+fn scenario_compare(rt: &Runtime, tick_ms: f64) {
+    let runs = env_usize("DELIVERY_A_RUNS", A_RUNS);
+    let bare = bare_relay_binary();
+    let prev = std::env::var("DELIVERY_PREV_BIN").ok().filter(|p| !p.is_empty());
+    println!(
+        "delivery compare: {A_CUSTOMERS} × {A_PER_CUSTOMER} burst, {runs} interleaved runs: this build, {}, bare relay ({bare})",
+        prev.as_deref().unwrap_or("(no DELIVERY_PREV_BIN)")
+    );
+    let mut this = Vec::new();
+    let mut before = Vec::new();
+    let mut floor = Vec::new();
+    for run in 1..=runs {
+        let r = burst_run_of(rt, run, tick_ms, &Relay::Topicdesk(bot_binary()));
+        println!(
+            "delivery compare run {run}: this build {:.3} ms/msg, {:.0} msg/s, lost {}",
+            r.cpu_per_msg(),
+            r.msgs_per_sec(),
+            r.lost
+        );
+        this.push(r.cpu_per_msg());
+        if let Some(prev) = &prev {
+            let r = burst_run_of(rt, run, tick_ms, &Relay::Topicdesk(prev.clone()));
+            println!(
+                "delivery compare run {run}: earlier build {:.3} ms/msg, {:.0} msg/s, lost {}",
+                r.cpu_per_msg(),
+                r.msgs_per_sec(),
+                r.lost
+            );
+            before.push(r.cpu_per_msg());
+        }
+        let r = burst_run_of(rt, run, tick_ms, &Relay::Bare(bare.clone()));
+        println!(
+            "delivery compare run {run}: bare relay {:.3} ms/msg, {:.0} msg/s, lost {}",
+            r.cpu_per_msg(),
+            r.msgs_per_sec(),
+            r.lost
+        );
+        floor.push(r.cpu_per_msg());
+    }
+    let (this, floor) = (median(&mut this), median(&mut floor));
+    println!("| build | CPU ms/msg (median) | × bare relay |");
+    println!("|---|---|---|");
+    println!("| this build | {this:.3} | {:.2} |", this / floor);
+    if !before.is_empty() {
+        let before = median(&mut before);
+        println!("| earlier build | {before:.3} | {:.2} |", before / floor);
+    }
+    println!("| bare teloxide relay, no database | {floor:.3} | 1.00 |");
+}
+
+// ---------------------------------------------------------------------------
+// Scenario D: relay latency (issue 12)
+// ---------------------------------------------------------------------------
+
+const D_CUSTOMERS: usize = 10;
+const D_SAMPLES: usize = 300;
+const D_ALBUM_SAMPLES: usize = 40;
+const D_ALBUM_PARTS: usize = 5;
+const D_TARGET_P99_MS: f64 = 20.0;
+/// The bot's album collection window (`ALBUM_WAIT`, its default).
+const D_ALBUM_WAIT: Duration = Duration::from_secs(1);
+
+/// Nearest-rank percentile of sorted values.
+fn rank(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[index.clamp(1, sorted.len()) - 1]
+}
+
+/// Waits for the first call of `method` matching `pred`; returns when it
+/// reached the simulator.
+fn call_at(
+    rt: &Runtime,
+    sim: &BotApiSim,
+    method: &str,
+    pred: impl Fn(&support::sim::Call) -> bool,
+) -> Instant {
+    rt.block_on(sim.wait_for_call_within(method, pred, Duration::from_secs(30))).at
+}
+
+fn param_i64(call: &support::sim::Call, name: &str) -> Option<i64> {
+    let value = &call.params[name];
+    value.as_i64().or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+}
+
+fn latency_line(what: &str, samples: &mut [f64], minus_ms: f64) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    let net: Vec<f64> = samples.iter().map(|v| v - minus_ms).collect();
+    let p99 = rank(&net, 99.0);
+    println!(
+        "delivery D: {what}: n {} · p50 {:.1} ms · p90 {:.1} ms · p99 {:.1} ms · max {:.1} ms{} — {}",
+        samples.len(),
+        rank(&net, 50.0),
+        rank(&net, 90.0),
+        p99,
+        net.last().copied().unwrap_or(f64::NAN),
+        if minus_ms > 0.0 {
+            format!(" (after the {minus_ms:.0} ms collection window)")
+        } else {
+            String::new()
+        },
+        if p99 < D_TARGET_P99_MS { "PASS" } else { "MISS" }
+    );
+    p99
+}
+
+/// Bot-side latency, update received → copy accepted by the simulator, with
+/// rate limits off: a photo with a caption, an album of five, an edit. The
+/// clock starts just before the simulator queues the update (the bot's long
+/// poll is waiting, so it is answered at once) and stops when the bot's call
+/// (`copyMessage`, `copyMessages`, `editMessageCaption`/`editMessageText`)
+/// reaches the simulator (`Call::at`). One message at a time. For the album
+/// the clock starts at its last part and the collection window (`ALBUM_WAIT`,
+/// 1 s: the bot waits that long after the last part for more) is subtracted.
+fn scenario_d(rt: &Runtime) {
+    println!(
+        "delivery D: relay latency, RATE_LIMITS=off, {D_CUSTOMERS} tickets, {D_SAMPLES} photos with a caption,          {D_ALBUM_SAMPLES} albums of {D_ALBUM_PARTS}, {D_SAMPLES} edits, one at a time; target p99 < {D_TARGET_P99_MS} ms"
+    );
+    let sim = rt.block_on(BotApiSim::start());
+    let bot = BotProcess::start(&sim, "off");
+    let db = open_db(rt, &bot.db_url);
+    let people = customers(700_000, D_CUSTOMERS);
+    let before = intake(&sim, &people, Duration::from_millis(5));
+    let mut tickets = None;
+    wait_until(&sim, "tickets", INTAKE_TIMEOUT, Duration::from_millis(5), || {
+        tickets = ticket_numbers(&sim, &people, &before);
+        tickets.is_some()
+    });
+    let tickets = tickets.expect("tickets");
+    wait_until(&sim, "topics", INTAKE_TIMEOUT, Duration::from_millis(5), || {
+        published_threads(&sim, &tickets).is_some() && queue_counts(rt, &db).0 == 0
+    });
+
+    let photo = |i: usize| {
+        let who = &people[i % people.len()];
+        let started = Instant::now();
+        let id = sim.private_photo(who, Some(&format!("receipt {i}")));
+        let (chat, message) = (who.id, i64::from(id));
+        let at = call_at(rt, &sim, "copyMessage", |c| {
+            param_i64(c, "from_chat_id") == Some(chat) && param_i64(c, "message_id") == Some(message)
+        });
+        (id, at.saturating_duration_since(started).as_secs_f64() * 1e3)
+    };
+    // Warm-up: connections, caches.
+    for i in 0..30 {
+        photo(i);
+    }
+    let mut photos: Vec<f64> = (0..D_SAMPLES).map(|i| photo(i).1).collect();
+
+    let mut albums = Vec::new();
+    for i in 0..D_ALBUM_SAMPLES {
+        let who = &people[i % people.len()];
+        let ids = sim.private_album(who, D_ALBUM_PARTS, Some("the parcel"));
+        let started = Instant::now();
+        let first = i64::from(ids[0]);
+        let chat = who.id;
+        let at = call_at(rt, &sim, "copyMessages", |c| {
+            param_i64(c, "from_chat_id") == Some(chat)
+                && c.params["message_ids"].as_array().and_then(|a| a.first()).and_then(Value::as_i64)
+                    == Some(first)
+        });
+        albums.push(at.saturating_duration_since(started).as_secs_f64() * 1e3);
+    }
+
+    let mut edits = Vec::new();
+    for i in 0..D_SAMPLES {
+        let who = &people[i % people.len()];
+        let id = sim.private_text(who, &format!("order {i}"));
+        let (chat, message) = (who.id, i64::from(id));
+        call_at(rt, &sim, "copyMessage", |c| {
+            param_i64(c, "from_chat_id") == Some(chat) && param_i64(c, "message_id") == Some(message)
+        });
+        // The copy is recorded right after Telegram's answer; give the
+        // pair's write its moment, as a person editing would.
+        std::thread::sleep(Duration::from_millis(20));
+        let text = format!("order {i} (corrected)");
+        let started = Instant::now();
+        sim.edit_private_text(who, id, &text);
+        let at = call_at(rt, &sim, "editMessageText", |c| c.params["text"].as_str() == Some(text.as_str()));
+        edits.push(at.saturating_duration_since(started).as_secs_f64() * 1e3);
+    }
+    let p_photo = latency_line("photo with caption", &mut photos, 0.0);
+    let p_album = latency_line("album of 5", &mut albums, D_ALBUM_WAIT.as_secs_f64() * 1e3);
+    let p_edit = latency_line("edit", &mut edits, 0.0);
+    println!("| case | n | p50 ms | p90 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|---|---|");
+    for (what, samples, minus) in [
+        ("photo with caption", &photos, 0.0),
+        ("album of 5 (after the 1 s window)", &albums, D_ALBUM_WAIT.as_secs_f64() * 1e3),
+        ("edit", &edits, 0.0),
+    ] {
+        let net: Vec<f64> = samples.iter().map(|v| v - minus).collect();
+        println!(
+            "| {what} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            net.len(),
+            rank(&net, 50.0),
+            rank(&net, 90.0),
+            rank(&net, 99.0),
+            net.last().copied().unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "delivery D: {}",
+        if p_photo.max(p_album).max(p_edit) < D_TARGET_P99_MS { "PASS" } else { "MISS" }
+    );
+    bot.stop();
+}
+
+// ---------------------------------------------------------------------------
+// Scenario E: memory with many intakes, tickets and id pairs (issue 12)
+// ---------------------------------------------------------------------------
+
+const E_INTAKES: usize = 10_000;
+const E_TICKETS: usize = 10_000;
+const E_PER_TICKET: usize = 20;
+const E_TARGET_GROWTH_MB: f64 = 20.0;
+
+/// Resident memory added by 10,000 customers in the middle of the intake
+/// and 10,000 open tickets with 20 relayed messages each (200,000 id pairs
+/// stored). The baseline is `VmRSS` after one ticket went through (the
+/// connections, the runtime and the caches exist) and 2 s idle; the figure
+/// is `VmRSS` after everything was handled and 2 s idle, minus the
+/// baseline; `VmHWM` is printed too.
+fn scenario_e(rt: &Runtime) {
+    let intakes = env_usize("DELIVERY_E_INTAKES", E_INTAKES);
+    let ticket_count = env_usize("DELIVERY_E_TICKETS", E_TICKETS);
+    println!(
+        "delivery E: memory; {intakes} customers left in the intake, {ticket_count} tickets × {E_PER_TICKET} relayed          messages, RATE_LIMITS=off; target growth < {E_TARGET_GROWTH_MB} MB"
+    );
+    let sim = rt.block_on(BotApiSim::start());
+    let bot = BotProcess::start(&sim, "off");
+    let db = open_db(rt, &bot.db_url);
+    let drained = |what: &str, timeout: Duration| {
+        wait_until(&sim, what, timeout, Duration::from_millis(200), || {
+            sim.pending_updates() == 0 && queue_counts(rt, &db) == (0, 0, 0)
+        });
+    };
+    let warm = customers(800_000, 1);
+    intake(&sim, &warm, Duration::from_millis(5));
+    drained("warm-up", INTAKE_TIMEOUT);
+    std::thread::sleep(Duration::from_secs(2));
+    let baseline = bot.rss_kb();
+
+    let started = Instant::now();
+    let waiting = customers(810_000, intakes);
+    for c in &waiting {
+        sim.private_command(c, "/start");
+    }
+    drained("intakes", Duration::from_secs(600));
+    let people = customers(900_000, ticket_count);
+    for chunk in people.chunks(1000) {
+        intake(&sim, chunk, Duration::from_millis(50));
+        drained("tickets", Duration::from_secs(600));
+    }
+    for n in 0..E_PER_TICKET {
+        for c in &people {
+            sim.private_text(c, &format!("m{n}"));
+        }
+        drained("relays", Duration::from_secs(600));
+    }
+    let took = started.elapsed();
+    let (pairs, dialogues, open): (i64, i64, i64) = rt
+        .block_on(
+            sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM message_pairs), (SELECT COUNT(*) FROM dialogues),                  (SELECT COUNT(*) FROM tickets WHERE status = 'open')",
+            )
+            .fetch_one(&db),
+        )
+        .expect("counts");
+    std::thread::sleep(Duration::from_secs(2));
+    let after = bot.rss_kb();
+    let growth_mb = (after as f64 - baseline as f64) * 1024.0 / 1e6;
+    println!(
+        "delivery E: {dialogues} dialogues, {open} open tickets, {pairs} id pairs stored in {:.0} s;          VmRSS {:.1} MB → {:.1} MB: +{growth_mb:.1} MB; VmHWM {:.1} MB — {}",
+        took.as_secs_f64(),
+        baseline as f64 * 1024.0 / 1e6,
+        after as f64 * 1024.0 / 1e6,
+        bot.peak_rss_kb() as f64 * 1024.0 / 1e6,
+        if growth_mb < E_TARGET_GROWTH_MB { "PASS" } else { "MISS" }
+    );
+    bot.stop();
 }
