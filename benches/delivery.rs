@@ -79,7 +79,28 @@
 //! marker is in its own topic; lost, reordered, duplicated. Target: every
 //! message within 30 s of the rights returning.
 //!
-//! Knobs: `DELIVERY_BENCH` (`a`, `b`, `c`), `DELIVERY_A_RUNS` (3),
+//! Scenario D — relay latency (issue 12), `RATE_LIMITS=off`: 10 tickets,
+//! then one message at a time: 300 photos with a caption, 40 albums of 5,
+//! 300 edits of a relayed text. Latency = from just before the simulator
+//! queues the update (the bot's long poll is waiting) to the arrival of the
+//! bot's call (`copyMessage`, `copyMessages`, `editMessageText`) at the
+//! simulator (`Call::at`). For an album the clock starts at its last part
+//! and the collection window (`ALBUM_WAIT`, 1 s) is subtracted. p50, p90,
+//! p99 (nearest rank), max; target p99 < 20 ms for each.
+//!
+//! Scenario E — memory (issue 12), `RATE_LIMITS=off`: after one warm-up
+//! ticket and 2 s idle, `VmRSS` is the baseline; then 10,000 customers send
+//! `/start` and stay in the intake, 10,000 more open tickets (in chunks of
+//! 1,000) and each sends 20 texts (200,000 relays and id pairs); after
+//! everything was handled and 2 s idle, `VmRSS` again. Target: growth
+//! < 20 MB. Knobs `DELIVERY_E_INTAKES`, `DELIVERY_E_TICKETS`.
+//!
+//! `DELIVERY_BENCH=compare` — A's burst, interleaved run by run, on this
+//! build, on `DELIVERY_PREV_BIN` (an earlier release build, when set) and
+//! on a bare teloxide relay with no database (`examples/bare_relay.rs`,
+//! built by the bench): bot CPU per message and the ratio to the bare relay.
+//!
+//! Knobs: `DELIVERY_BENCH` (`a`, `b`, `c`, `d`, `e`, `compare`; unset: a–e), `DELIVERY_A_RUNS` (3),
 //! `DELIVERY_C_CUSTOMERS` (200), `DELIVERY_C_OUTAGE_SECS` (60),
 //! `DELIVERY_B_WINDOW_SECS` (180), `DELIVERY_B_CUSTOMERS` (10),
 //! `DELIVERY_PERF=<file>`: record the bot with `perf record` during the
@@ -1605,7 +1626,8 @@ fn latency_line(what: &str, samples: &mut [f64], minus_ms: f64) -> f64 {
 /// 1 s: the bot waits that long after the last part for more) is subtracted.
 fn scenario_d(rt: &Runtime) {
     println!(
-        "delivery D: relay latency, RATE_LIMITS=off, {D_CUSTOMERS} tickets, {D_SAMPLES} photos with a caption,          {D_ALBUM_SAMPLES} albums of {D_ALBUM_PARTS}, {D_SAMPLES} edits, one at a time; target p99 < {D_TARGET_P99_MS} ms"
+        "delivery D: relay latency, RATE_LIMITS=off, {D_CUSTOMERS} tickets, {D_SAMPLES} photos with a caption, \
+         {D_ALBUM_SAMPLES} albums of {D_ALBUM_PARTS}, {D_SAMPLES} edits, one at a time; target p99 < {D_TARGET_P99_MS} ms"
     );
     let sim = rt.block_on(BotApiSim::start());
     let bot = BotProcess::start(&sim, "off");
@@ -1716,7 +1738,8 @@ fn scenario_e(rt: &Runtime) {
     let intakes = env_usize("DELIVERY_E_INTAKES", E_INTAKES);
     let ticket_count = env_usize("DELIVERY_E_TICKETS", E_TICKETS);
     println!(
-        "delivery E: memory; {intakes} customers left in the intake, {ticket_count} tickets × {E_PER_TICKET} relayed          messages, RATE_LIMITS=off; target growth < {E_TARGET_GROWTH_MB} MB"
+        "delivery E: memory; {intakes} customers left in the intake, {ticket_count} tickets × {E_PER_TICKET} relayed \
+         messages, RATE_LIMITS=off; target growth < {E_TARGET_GROWTH_MB} MB"
     );
     let sim = rt.block_on(BotApiSim::start());
     let bot = BotProcess::start(&sim, "off");

@@ -389,3 +389,28 @@ async fn every_kind_relays_both_ways() {
     );
     bot.stop().await.expect("clean stop");
 }
+
+/// An album Telegram will not copy as a whole goes part by part, in order:
+/// the parts it can copy arrive, one it cannot is named to the sender.
+#[tokio::test]
+async fn an_album_refused_as_a_whole_goes_part_by_part() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1"), ("ALBUM_WAIT", "300ms")]).await;
+    let customer = SimUser::customer(1706, "Mia");
+    let (_, thread) = bot.open_ticket(&customer, "billing", "photos").await;
+    let sim = &bot.sim;
+    sim.fail_next(
+        FaultRule::new("copyMessages", Fault::BadRequest("Bad Request: message can't be copied".into()))
+            .chat(SUPPORT_GROUP_ID),
+    );
+    let album = sim.private_album(&customer, 3, None);
+    sim.wait_for(
+        |s| copies(s, SUPPORT_GROUP_ID, Some(thread), customer.id).len() == 3,
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    let in_topic: Vec<_> =
+        copies(sim, SUPPORT_GROUP_ID, Some(thread), customer.id).into_iter().map(|m| m.copied_from).collect();
+    assert_eq!(in_topic, album.iter().map(|id| Some((customer.id, *id))).collect::<Vec<_>>());
+    assert_eq!(sim.calls_to("copyMessages").len(), 1, "one attempt as an album");
+    bot.stop().await.expect("clean stop");
+}

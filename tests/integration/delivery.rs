@@ -450,6 +450,7 @@ async fn a_flood_in_one_ticket_does_not_hold_back_another_or_a_command() {
     )
     .await;
     let answered_after = asked.elapsed();
+    println!("fair share: the single message waited {waited:?}, the command's answer {answered_after:?}");
 
     // Told once, in the customer's chat, that the messages are kept.
     let notices: Vec<_> = sim
