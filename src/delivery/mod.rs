@@ -95,6 +95,10 @@ pub enum Job {
         /// are copied together, in one call (DESIGN §12).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         album: Option<String>,
+        /// The customer forwarded it from elsewhere: it is forwarded into
+        /// the topic, so the agents see where it came from.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        forwarded: bool,
     },
     /// An agent's message copied to the customer; `reply_to` and `kind` as
     /// above, in the topic.

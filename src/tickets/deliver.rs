@@ -55,12 +55,22 @@ fn refused(error: RequestError) -> DeliveryError {
 /// What [`TicketDesk::post_in_topic`] posts.
 #[derive(Clone, Copy)]
 enum TopicPost<'a> {
-    /// A copy of a customer's message.
-    Copy { from_chat: i64, message: i32, reply_to: Option<i32> },
+    /// A copy (or, for a message the customer forwarded, a forward) of a
+    /// customer's message.
+    Copy { from_chat: i64, message: i32, reply_to: Option<i32>, forward: bool },
     /// The parts of a customer's album, in message order.
-    Album { from_chat: i64, messages: &'a [i32] },
+    Album { from_chat: i64, messages: &'a [i32], forward: bool },
     /// Text, as a reply to `reply_to`.
     Text { reply_to: Option<i32>, text: &'a str },
+}
+
+/// An album's parts to carry across in one call.
+#[derive(Clone, Copy)]
+struct Album<'a> {
+    from: i64,
+    messages: &'a [i32],
+    /// Forward rather than copy (the customer forwarded them from elsewhere).
+    forward: bool,
 }
 
 /// An edited message's new version, for its copy.
@@ -125,14 +135,15 @@ impl TicketDesk {
                 Some(found) => self.ensure_topic(found, *fresh || unpin.is_some(), turn).await.map(|_| ()),
                 None => Ok(()),
             },
-            Job::ToTopic { ticket, from_chat, message, reply_to, .. } => {
+            Job::ToTopic { ticket, from_chat, message, reply_to, forwarded, .. } => {
                 let reply_to = self.counterpart(*ticket, *from_chat, *reply_to).await;
-                self.post_in_topic(
-                    *ticket,
-                    TopicPost::Copy { from_chat: *from_chat, message: *message, reply_to },
-                    turn,
-                )
-                .await
+                let post = TopicPost::Copy {
+                    from_chat: *from_chat,
+                    message: *message,
+                    reply_to,
+                    forward: *forwarded,
+                };
+                self.post_in_topic(*ticket, post, turn).await
             }
             Job::ToCustomer { ticket, from_chat, message, reply_to, .. } => {
                 let reply_to = self.counterpart(*ticket, *from_chat, *reply_to).await;
@@ -154,13 +165,10 @@ impl TicketDesk {
         let turn = Turn { priority };
         let messages: Vec<i32> = parts.iter().map(Job::message_id).collect();
         let result = match parts.first() {
-            Some(Job::ToTopic { ticket, from_chat, .. }) => {
-                self.post_in_topic(
-                    *ticket,
-                    TopicPost::Album { from_chat: *from_chat, messages: &messages },
-                    turn,
-                )
-                .await
+            Some(Job::ToTopic { ticket, from_chat, forwarded, .. }) => {
+                let post =
+                    TopicPost::Album { from_chat: *from_chat, messages: &messages, forward: *forwarded };
+                self.post_in_topic(*ticket, post, turn).await
             }
             Some(Job::ToCustomer { ticket, from_chat, .. }) => {
                 self.album_to_customer(*ticket, *from_chat, &messages, turn).await
@@ -576,42 +584,41 @@ impl TicketDesk {
                 request.into_future()
             })
             .await?;
-        let pair = crate::storage::MessagePair {
-            origin_chat: from,
-            origin_message: message,
-            copy_chat: to,
-            copy_message: copied.0,
-            ticket_id: ticket,
-        };
-        // Telegram accepted the copy: a failure here only costs the link.
-        if let Err(error) = self.storage.record_pair(&pair, self.now_ms()).await {
-            tracing::warn!(ticket_id = ticket, %error, "cannot record a relayed message's copy");
-        }
+        self.remember(ticket, (from, message), (to, copied.0), self.now_ms()).await;
         Ok(copied)
     }
 
-    /// Copies an album's parts to the other side of its ticket in one call
-    /// (Telegram keeps them together as one album) and records each pair.
+    /// Copies (or forwards) an album's parts to the other side of its
+    /// ticket in one call (Telegram keeps them together as one album) and
+    /// records each pair.
     async fn copy_album(
         &self,
         ticket: i64,
         to: i64,
         thread: Option<i32>,
-        from: i64,
-        messages: &[i32],
+        album: Album<'_>,
         turn: Turn,
     ) -> Result<(), DeliveryError> {
-        let copies = self
-            .courier
-            .call("copyMessages", to, Cost::Message, turn, || {
-                let ids = messages.iter().map(|m| MessageId(*m));
-                let mut request = self.bot.copy_messages(ChatId(to), ChatId(from), ids);
-                if let Some(t) = thread {
-                    request = request.message_thread_id(ThreadId(MessageId(t)));
-                }
-                request.into_future()
-            })
-            .await?;
+        let Album { from, messages, forward } = album;
+        let ids = || messages.iter().map(|m| MessageId(*m));
+        let thread = thread.map(|t| ThreadId(MessageId(t)));
+        let copies = if forward {
+            self.courier
+                .call("forwardMessages", to, Cost::Message, turn, || {
+                    let mut request = self.bot.forward_messages(ChatId(to), ChatId(from), ids());
+                    request.message_thread_id = thread;
+                    request.into_future()
+                })
+                .await?
+        } else {
+            self.courier
+                .call("copyMessages", to, Cost::Message, turn, || {
+                    let mut request = self.bot.copy_messages(ChatId(to), ChatId(from), ids());
+                    request.message_thread_id = thread;
+                    request.into_future()
+                })
+                .await?
+        };
         if copies.len() != messages.len() {
             // Telegram skips parts deleted meanwhile; which copy is which is
             // then unknown, so no pairs are recorded (replies to them go
@@ -626,17 +633,47 @@ impl TicketDesk {
         }
         let now = self.now_ms();
         for (message, copy) in messages.iter().zip(&copies) {
-            let pair = crate::storage::MessagePair {
-                origin_chat: from,
-                origin_message: *message,
-                copy_chat: to,
-                copy_message: copy.0,
-                ticket_id: ticket,
-            };
-            if let Err(error) = self.storage.record_pair(&pair, now).await {
-                tracing::warn!(ticket_id = ticket, %error, "cannot record a relayed message's copy");
-            }
+            self.remember(ticket, (from, *message), (to, copy.0), now).await;
         }
+        Ok(())
+    }
+
+    /// Records that `origin` (chat, message) reached the other side of the
+    /// ticket as `copy`, for later replies and edits. Telegram accepted the
+    /// copy already: a failure here only costs the link.
+    async fn remember(&self, ticket: i64, origin: (i64, i32), copy: (i64, i32), now_ms: i64) {
+        let pair = crate::storage::MessagePair {
+            origin_chat: origin.0,
+            origin_message: origin.1,
+            copy_chat: copy.0,
+            copy_message: copy.1,
+            ticket_id: ticket,
+        };
+        if let Err(error) = self.storage.record_pair(&pair, now_ms).await {
+            tracing::warn!(ticket_id = ticket, %error, "cannot record a relayed message's copy");
+        }
+    }
+
+    /// Forwards a message the customer forwarded from elsewhere into the
+    /// topic, so the agents see its origin, and records the pair.
+    async fn forward(
+        &self,
+        ticket: i64,
+        to: i64,
+        thread: Option<i32>,
+        from: i64,
+        message: i32,
+        turn: Turn,
+    ) -> Result<(), DeliveryError> {
+        let forwarded = self
+            .courier
+            .call("forwardMessage", to, Cost::Message, turn, || {
+                let mut request = self.bot.forward_message(ChatId(to), ChatId(from), MessageId(message));
+                request.message_thread_id = thread.map(|t| ThreadId(MessageId(t)));
+                request.into_future()
+            })
+            .await?;
+        self.remember(ticket, (from, message), (to, forwarded.id.0), self.now_ms()).await;
         Ok(())
     }
 
@@ -703,12 +740,16 @@ impl TicketDesk {
             }
             let thread = ticket.thread_id;
             let posted = match post {
-                TopicPost::Copy { from_chat, message, reply_to } => self
+                TopicPost::Copy { from_chat, message, reply_to, forward: false } => self
                     .copy(ticket.id.0, group, thread, from_chat, message, reply_to, turn)
                     .await
                     .map(|_| ()),
-                TopicPost::Album { from_chat, messages } => {
-                    self.copy_album(ticket.id.0, group, thread, from_chat, messages, turn).await
+                TopicPost::Copy { from_chat, message, forward: true, .. } => {
+                    self.forward(ticket.id.0, group, thread, from_chat, message, turn).await
+                }
+                TopicPost::Album { from_chat, messages, forward } => {
+                    let album = Album { from: from_chat, messages, forward };
+                    self.copy_album(ticket.id.0, group, thread, album, turn).await
                 }
                 TopicPost::Text { reply_to, text } => {
                     self.send_text(group, thread, reply_to, text, None, turn).await.map(|_| ())
@@ -746,7 +787,8 @@ impl TicketDesk {
         turn: Turn,
     ) -> Result<(), DeliveryError> {
         let Some(ticket) = self.storage.ticket(TicketId(ticket)).await? else { return Ok(()) };
-        self.copy_album(ticket.id.0, ticket.customer_chat_id, None, from_chat, messages, turn).await?;
+        let album = Album { from: from_chat, messages, forward: false };
+        self.copy_album(ticket.id.0, ticket.customer_chat_id, None, album, turn).await?;
         self.answered(&ticket).await;
         Ok(())
     }

@@ -411,6 +411,7 @@ impl TicketDesk {
             reply_to: crate::telegram::replied_message(msg),
             message_kind: Some(crate::telegram::message_kind(msg).to_owned()),
             album: msg.media_group_id().map(|id| id.0.clone()),
+            forwarded: msg.forward_origin().is_some(),
         };
         self.outbox.push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job).await?;
         // Counted by when the customer sent it, so a backlog read after a
@@ -472,6 +473,7 @@ impl TicketDesk {
                 reply_to: None,
                 message_kind: None,
                 album: album.clone(),
+                forwarded: false,
             };
             self.outbox
                 .push(&lane::ticket(ticket.id.0), priority_of(ticket), Some(ticket.id.0), &job)

@@ -414,3 +414,29 @@ async fn an_album_refused_as_a_whole_goes_part_by_part() {
     assert_eq!(sim.calls_to("copyMessages").len(), 1, "one attempt as an album");
     bot.stop().await.expect("clean stop");
 }
+
+/// DESIGN §12 / issue 12: a message the customer forwarded from elsewhere
+/// keeps its origin visible to the agents (it is forwarded, not copied),
+/// and the agent's reply to it still reaches the customer as a reply.
+#[tokio::test]
+async fn a_forwarded_message_keeps_its_origin_for_the_agents() {
+    let mut bot = TestBot::start_with(&[("ADMIN_IDS", "1")]).await;
+    let alice = SimUser::operator(2001, "Alice");
+    add_billing_agent(&bot, &alice).await;
+    let customer = SimUser::customer(1707, "Noa");
+    let (_, thread) = bot.open_ticket(&customer, "billing", "what the courier wrote").await;
+    let sim = &bot.sim;
+    let id = sim.private_forwarded_text(&customer, "Your parcel is held at customs", "DHL Courier");
+    let in_topic = sim
+        .wait_for_message(SUPPORT_GROUP_ID, Some(thread), |m| m.forwarded_from == Some((customer.id, id)))
+        .await;
+    let origin = in_topic.forward_origin.clone().expect("an origin");
+    assert_eq!(origin["sender_user_name"], "DHL Courier", "the agents see who wrote it: {origin}");
+
+    let answer =
+        sim.reply_text(&alice, SUPPORT_GROUP_ID, Some(thread), in_topic.message_id, "we will call them");
+    let delivered =
+        sim.wait_for_message(customer.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, answer))).await;
+    assert_eq!(delivered.reply_to_message_id, Some(id));
+    bot.stop().await.expect("clean stop");
+}

@@ -1052,6 +1052,15 @@ impl BotApiSim {
             .collect()
     }
 
+    /// A text `user` forwarded into the private chat from someone who hides
+    /// their account (`forward_origin` of type `hidden_user`).
+    pub fn private_forwarded_text(&self, user: &SimUser, text: &str, origin: &str) -> i32 {
+        let mut content = Content::text(text);
+        content.forward_origin =
+            Some(json!({"type": "hidden_user", "sender_user_name": origin, "date": unix_now() - 3600}));
+        self.inject_message(user, user.id, None, false, content)
+    }
+
     /// A message of any other kind in the private chat: `field` is its Bot
     /// API field (`venue`, `poll`, `dice`, `audio`, …) holding `value`.
     pub fn private_kind(&self, user: &SimUser, field: &str, value: Value) -> i32 {
@@ -1462,6 +1471,7 @@ struct Content {
     parse_mode: Option<String>,
     media: Option<Value>,
     media_group_id: Option<String>,
+    forward_origin: Option<Value>,
 }
 
 impl Content {
@@ -1494,6 +1504,7 @@ impl Content {
         msg.parse_mode = self.parse_mode;
         msg.media = self.media;
         msg.media_group_id = self.media_group_id;
+        msg.forward_origin = self.forward_origin;
     }
 }
 
@@ -2687,10 +2698,13 @@ impl State {
         msg.media = src.media.clone();
         if forward {
             msg.forwarded_from = Some((from_chat, src.message_id));
-            msg.forward_origin = Some(json!({
-                "type": "user",
-                "sender_user": self.sender_json(&src),
-                "date": src.date,
+            // A forward of a forward shows where it first came from.
+            msg.forward_origin = Some(src.forward_origin.clone().unwrap_or_else(|| {
+                json!({
+                    "type": "user",
+                    "sender_user": self.sender_json(&src),
+                    "date": src.date,
+                })
             }));
             msg.reply_markup = None;
             msg.reply_to_message_id = if msg.is_topic_message { msg.thread_id } else { None };
