@@ -1742,7 +1742,10 @@ fn scenario_e(rt: &Runtime) {
          messages, RATE_LIMITS=off; target growth < {E_TARGET_GROWTH_MB} MB"
     );
     let sim = rt.block_on(BotApiSim::start());
-    let bot = BotProcess::start(&sim, "off");
+    let arenas = std::env::var("DELIVERY_E_MALLOC_ARENA_MAX").unwrap_or_default();
+    let extra: Vec<(&str, &str)> =
+        if arenas.is_empty() { Vec::new() } else { vec![("MALLOC_ARENA_MAX", arenas.as_str())] };
+    let bot = BotProcess::start_with(&sim, "off", &extra);
     let db = open_db(rt, &bot.db_url);
     let drained = |what: &str, timeout: Duration| {
         wait_until(&sim, what, timeout, Duration::from_millis(200), || {
@@ -1757,20 +1760,31 @@ fn scenario_e(rt: &Runtime) {
 
     let started = Instant::now();
     let waiting = customers(810_000, intakes);
-    for c in &waiting {
-        sim.private_command(c, "/start");
+    let chunk = env_usize("DELIVERY_E_CHUNK", 1000);
+    for group in waiting.chunks(chunk) {
+        for c in group {
+            sim.private_command(c, "/start");
+        }
+        drained("intakes", Duration::from_secs(600));
     }
-    drained("intakes", Duration::from_secs(600));
+    let mb = |kb: u64| kb as f64 * 1024.0 / 1e6;
+    println!("delivery E: after the intakes VmRSS {:.1} MB", mb(bot.rss_kb()));
     let people = customers(900_000, ticket_count);
-    for chunk in people.chunks(1000) {
-        intake(&sim, chunk, Duration::from_millis(50));
+    for group in people.chunks(chunk) {
+        intake(&sim, group, Duration::from_millis(50));
         drained("tickets", Duration::from_secs(600));
     }
+    println!("delivery E: after the tickets VmRSS {:.1} MB", mb(bot.rss_kb()));
     for n in 0..E_PER_TICKET {
-        for c in &people {
-            sim.private_text(c, &format!("m{n}"));
+        for group in people.chunks(chunk) {
+            for c in group {
+                sim.private_text(c, &format!("m{n}"));
+            }
+            drained("relays", Duration::from_secs(600));
         }
-        drained("relays", Duration::from_secs(600));
+        if n == 0 || n + 1 == E_PER_TICKET {
+            println!("delivery E: after relay round {} VmRSS {:.1} MB", n + 1, mb(bot.rss_kb()));
+        }
     }
     let took = started.elapsed();
     let (pairs, dialogues, open): (i64, i64, i64) = rt

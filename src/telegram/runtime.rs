@@ -97,7 +97,10 @@ pub fn lane_key(update: &Update) -> LaneKey {
 }
 
 struct Lane {
-    sender: mpsc::UnboundedSender<(Update, OwnedSemaphorePermit)>,
+    /// Updates are boxed: a channel allocates its slots in blocks of 32, and
+    /// an `Update` is over a kilobyte, so an idle lane (up to 1,024 are kept)
+    /// would hold tens of kilobytes for nothing.
+    sender: mpsc::UnboundedSender<(Box<Update>, OwnedSemaphorePermit)>,
     pending: Arc<AtomicUsize>,
 }
 
@@ -243,7 +246,7 @@ impl UpdateEngine {
             Lane { sender, pending }
         });
         lane.pending.fetch_add(1, Ordering::AcqRel);
-        if let Err(mpsc::error::SendError((update, _))) = lane.sender.send((update, permit)) {
+        if let Err(mpsc::error::SendError((update, _))) = lane.sender.send((Box::new(update), permit)) {
             // Only possible if the lane task died; the update stays in the
             // inbox and is replayed at the next start.
             tracing::error!(update_id = update.id.0, "lane is gone; update left for replay");
@@ -294,7 +297,7 @@ enum Handled {
 }
 
 impl LaneWorker {
-    async fn run(self, mut receiver: mpsc::UnboundedReceiver<(Update, OwnedSemaphorePermit)>) {
+    async fn run(self, mut receiver: mpsc::UnboundedReceiver<(Box<Update>, OwnedSemaphorePermit)>) {
         let mut deferring = false;
         while let Some((update, permit)) = receiver.recv().await {
             if deferring {
@@ -303,7 +306,7 @@ impl LaneWorker {
                     "left in the inbox behind an earlier update of its conversation"
                 );
             } else {
-                deferring = self.handle(update).await == Handled::Deferred;
+                deferring = self.handle(*update).await == Handled::Deferred;
             }
             self.pending.fetch_sub(1, Ordering::AcqRel);
             drop(permit);
