@@ -1757,6 +1757,16 @@ fn scenario_e(rt: &Runtime) {
     drained("warm-up", INTAKE_TIMEOUT);
     std::thread::sleep(Duration::from_secs(2));
     let baseline = bot.rss_kb();
+    let baseline_anon = bot.status_kb("RssAnon:");
+    let mb = |kb: u64| kb as f64 * 1024.0 / 1e6;
+    let split = |bot: &BotProcess| {
+        format!(
+            "anonymous {:.1} MB, file-backed {:.1} MB",
+            mb(bot.status_kb("RssAnon:")),
+            mb(bot.status_kb("RssFile:") + bot.status_kb("RssShmem:"))
+        )
+    };
+    println!("delivery E: baseline VmRSS {:.1} MB ({})", mb(baseline), split(&bot));
 
     let started = Instant::now();
     let waiting = customers(810_000, intakes);
@@ -1767,14 +1777,13 @@ fn scenario_e(rt: &Runtime) {
         }
         drained("intakes", Duration::from_secs(600));
     }
-    let mb = |kb: u64| kb as f64 * 1024.0 / 1e6;
-    println!("delivery E: after the intakes VmRSS {:.1} MB", mb(bot.rss_kb()));
+    println!("delivery E: after the intakes VmRSS {:.1} MB ({})", mb(bot.rss_kb()), split(&bot));
     let people = customers(900_000, ticket_count);
     for group in people.chunks(chunk) {
         intake(&sim, group, Duration::from_millis(50));
         drained("tickets", Duration::from_secs(600));
     }
-    println!("delivery E: after the tickets VmRSS {:.1} MB", mb(bot.rss_kb()));
+    println!("delivery E: after the tickets VmRSS {:.1} MB ({})", mb(bot.rss_kb()), split(&bot));
     for n in 0..E_PER_TICKET {
         for group in people.chunks(chunk) {
             for c in group {
@@ -1783,7 +1792,12 @@ fn scenario_e(rt: &Runtime) {
             drained("relays", Duration::from_secs(600));
         }
         if n == 0 || n + 1 == E_PER_TICKET {
-            println!("delivery E: after relay round {} VmRSS {:.1} MB", n + 1, mb(bot.rss_kb()));
+            println!(
+                "delivery E: after relay round {} VmRSS {:.1} MB ({})",
+                n + 1,
+                mb(bot.rss_kb()),
+                split(&bot)
+            );
         }
     }
     let took = started.elapsed();
@@ -1797,13 +1811,17 @@ fn scenario_e(rt: &Runtime) {
         .expect("counts");
     std::thread::sleep(Duration::from_secs(2));
     let after = bot.rss_kb();
-    let growth_mb = (after as f64 - baseline as f64) * 1024.0 / 1e6;
+    let growth_mb = mb(after) - mb(baseline);
+    let anon_growth_mb = mb(bot.status_kb("RssAnon:")) - mb(baseline_anon);
     println!(
-        "delivery E: {dialogues} dialogues, {open} open tickets, {pairs} id pairs stored in {:.0} s;          VmRSS {:.1} MB → {:.1} MB: +{growth_mb:.1} MB; VmHWM {:.1} MB — {}",
+        "delivery E: {dialogues} dialogues, {open} open tickets, {pairs} id pairs stored in {:.0} s; \
+         VmRSS {:.1} MB → {:.1} MB: +{growth_mb:.1} MB, anonymous +{anon_growth_mb:.1} MB ({}); \
+         VmHWM {:.1} MB — {}",
         took.as_secs_f64(),
-        baseline as f64 * 1024.0 / 1e6,
-        after as f64 * 1024.0 / 1e6,
-        bot.peak_rss_kb() as f64 * 1024.0 / 1e6,
+        mb(baseline),
+        mb(after),
+        split(&bot),
+        mb(bot.peak_rss_kb()),
         if growth_mb < E_TARGET_GROWTH_MB { "PASS" } else { "MISS" }
     );
     bot.stop();

@@ -159,6 +159,7 @@ pub async fn run_with(
     background.spawn(tickets::sweep::run(sweeper, desk.clone(), config.sweep_interval, shutdown.clone()));
     background.spawn(maintenance(desk.clone(), me.user.id, storage.clone(), clock.clone(), shutdown.clone()));
     background.spawn(checkpoints(storage.clone(), shutdown.clone()));
+    background.spawn(telemetry::release_memory(shutdown.clone()));
     // In a JoinSet of its own (dropping it aborts the worker, as for the
     // other background tasks), stopped last.
     let mut sender = JoinSet::new();

@@ -25,7 +25,8 @@ const MAX_IDLE_CONNECTIONS: usize = 32;
 /// panics on bad input), on teloxide's HTTP client settings with at most
 /// [`MAX_IDLE_CONNECTIONS`] idle connections.
 pub fn build_bot(config: &Config) -> Bot {
-    let client = teloxide::net::default_reqwest_settings().pool_max_idle_per_host(MAX_IDLE_CONNECTIONS).build();
+    let client =
+        teloxide::net::default_reqwest_settings().pool_max_idle_per_host(MAX_IDLE_CONNECTIONS).build();
     let bot = match client {
         Ok(client) => Bot::with_client(&config.token, client),
         Err(error) => {
