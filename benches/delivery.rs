@@ -1500,7 +1500,8 @@ fn bare_relay_binary() -> String {
         .status()
         .expect("run cargo build for the bare relay");
     assert!(status.success(), "the bare relay does not build");
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned());
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| format!("{}/target", env!("CARGO_MANIFEST_DIR")));
     format!("{target}/release/examples/bare_relay")
 }
 

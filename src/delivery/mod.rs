@@ -40,7 +40,7 @@ use crate::{
     clock::SharedClock,
     delivery::retry::{error_code, is_transient},
     domain::Tier,
-    storage::{DialogueChange, NewOutboxRow, QueuedRow, Storage, StorageResult, Ticket},
+    storage::{DialogueChange, MessagePair, NewOutboxRow, QueuedRow, Storage, StorageResult, Ticket},
     telemetry::{self, names},
 };
 pub use limiter::{Cost, Limiter, Limits};
@@ -289,6 +289,30 @@ pub fn staged_dialogue(chat_id: i64) -> Option<Option<String>> {
         })
         .ok()
         .flatten()
+}
+
+tokio::task_local! {
+    static JOB_PAIRS: std::sync::Mutex<Vec<MessagePair>>;
+}
+
+/// Runs an outbox job's delivery, collecting the message pairs it relayed
+/// ([`keep_pair`]) so they are written with the job's mark instead of
+/// costing a write each.
+pub async fn with_pairs<F: Future>(delivery: F) -> (F::Output, Vec<MessagePair>) {
+    JOB_PAIRS
+        .scope(std::sync::Mutex::new(Vec::new()), async {
+            let output = delivery.await;
+            let pairs =
+                JOB_PAIRS.with(|pairs| std::mem::take(&mut *pairs.lock().unwrap_or_else(|e| e.into_inner())));
+            (output, pairs)
+        })
+        .await
+}
+
+/// Inside a job's delivery: keeps `pair` to be written with the job's mark
+/// and returns `true`; outside one, `false` (write it directly).
+pub fn keep_pair(pair: MessagePair) -> bool {
+    JOB_PAIRS.try_with(|pairs| pairs.lock().unwrap_or_else(|e| e.into_inner()).push(pair)).is_ok()
 }
 
 /// The update being handled, if called inside a handler.

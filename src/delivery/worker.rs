@@ -241,7 +241,7 @@ impl<R: JobRunner> LaneRunner<R> {
                         detail,
                         "stored job does not decode; giving up on it"
                     );
-                    if !self.record(&[row.id], "undecodable", Err(detail)).await {
+                    if !self.record(&[row.id], "undecodable", Err(detail), Vec::new()).await {
                         return;
                     }
                     let _ = self.done.send((row.id, row.lane));
@@ -322,10 +322,10 @@ impl<R: JobRunner> LaneRunner<R> {
         let ids: Vec<i64> = parts.iter().map(|(row, _)| row.id).collect();
         let kind = job.kind();
         loop {
-            let delivered = if jobs.len() == 1 {
-                self.desk.deliver(job, first.priority).await
+            let (delivered, pairs) = if jobs.len() == 1 {
+                super::with_pairs(self.desk.deliver(job, first.priority)).await
             } else {
-                self.desk.deliver_album(&jobs, first.priority).await
+                super::with_pairs(self.desk.deliver_album(&jobs, first.priority)).await
             };
             let outcome = match delivered {
                 Ok(Delivered::Done) => Ok(()),
@@ -384,16 +384,30 @@ impl<R: JobRunner> LaneRunner<R> {
                     }
                 }
             };
-            return self.record(&ids, kind, outcome).await;
+            return self.record(&ids, kind, outcome, pairs).await;
         }
     }
 
-    /// Marks the jobs `ids` (one job, or an album's parts) together.
-    async fn record(&self, ids: &[i64], kind: &'static str, outcome: Result<(), String>) -> bool {
+    /// Marks the jobs `ids` (one job, or an album's parts) together, with
+    /// the message pairs they relayed.
+    async fn record(
+        &self,
+        ids: &[i64],
+        kind: &'static str,
+        outcome: Result<(), String>,
+        pairs: Vec<crate::storage::MessagePair>,
+    ) -> bool {
         let label = if outcome.is_ok() { "sent" } else { "refused" };
         metrics::counter!(names::DELIVERIES, "kind" => kind, "outcome" => label).increment(ids.len() as u64);
-        let finished: Vec<FinishedJob> =
-            ids.iter().map(|id| FinishedJob { id: *id, refused: outcome.clone().err() }).collect();
+        let mut pairs = Some(pairs);
+        let finished: Vec<FinishedJob> = ids
+            .iter()
+            .map(|id| FinishedJob {
+                id: *id,
+                refused: outcome.clone().err(),
+                pairs: pairs.take().unwrap_or_default(),
+            })
+            .collect();
         loop {
             // Marked together with other lanes' jobs (group commit); this
             // lane waits for its marks before sending its next job.

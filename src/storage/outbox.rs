@@ -28,6 +28,9 @@ pub struct OutboxRow {
     pub attempts: i32,
 }
 
+/// Values bound in one statement at most (SQLite allows 32,766).
+const MAX_BOUND_ROWS: usize = 3000;
+
 /// Counts of the outbox by state, for `/metrics` and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OutboxCounts {
@@ -180,6 +183,9 @@ pub struct FinishedJob {
     pub id: i64,
     /// `None`: sent; `Some(reason)`: refused for good.
     pub refused: Option<String>,
+    /// The messages the job relayed and their copies, recorded with its
+    /// mark (no write of their own).
+    pub pairs: Vec<super::MessagePair>,
 }
 
 impl Storage {
@@ -236,27 +242,54 @@ impl Storage {
         Ok(())
     }
 
-    /// Marks several jobs sent or refused, in one transaction.
+    /// Marks several jobs sent or refused, and records the message pairs
+    /// they relayed, in one transaction: two statements for the marks (the
+    /// sent ones together) plus one per refusal, and one for the pairs.
     pub async fn outbox_finish(&self, jobs: &[FinishedJob], now_ms: i64) -> StorageResult<()> {
-        with_pool!(self, |pool| async {
+        let sent: Vec<i64> = jobs.iter().filter(|job| job.refused.is_none()).map(|job| job.id).collect();
+        let pairs: Vec<&super::MessagePair> = jobs.iter().flat_map(|job| &job.pairs).collect();
+        with_pool!(self, |pool| {
+            async {
             let mut tx = pool.begin().await?;
-            for job in jobs {
-                let sql = match job.refused {
-                    None => "UPDATE outbox SET done_at = $2, attempts = attempts + 1 WHERE id = $1",
-                    Some(_) => {
-                        "UPDATE outbox SET failed_at = $2, error = $3, attempts = attempts + 1 WHERE id = $1"
-                    }
-                };
-                sqlx::query(sql)
-                    .bind(job.id)
-                    .bind(now_ms)
-                    .bind(job.refused.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
+            for ids in sent.chunks(MAX_BOUND_ROWS) {
+                let mut update = sqlx::QueryBuilder::new("UPDATE outbox SET done_at = ");
+                update.push_bind(now_ms).push(", attempts = attempts + 1 WHERE id IN (");
+                let mut list = update.separated(", ");
+                for id in ids {
+                    list.push_bind(*id);
+                }
+                update.push(")");
+                update.build().execute(&mut *tx).await?;
+            }
+            for job in jobs.iter().filter(|job| job.refused.is_some()) {
+                sqlx::query(
+                    "UPDATE outbox SET failed_at = $2, error = $3, attempts = attempts + 1 WHERE id = $1",
+                )
+                .bind(job.id)
+                .bind(now_ms)
+                .bind(job.refused.as_deref())
+                .execute(&mut *tx)
+                .await?;
+            }
+            for chunk in pairs.chunks(MAX_BOUND_ROWS / 6) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO message_pairs (origin_chat, origin_message, copy_chat, copy_message, ticket_id, created_at) ",
+                );
+                insert.push_values(chunk, |mut row, pair| {
+                    row.push_bind(pair.origin_chat)
+                        .push_bind(i64::from(pair.origin_message))
+                        .push_bind(pair.copy_chat)
+                        .push_bind(i64::from(pair.copy_message))
+                        .push_bind(pair.ticket_id)
+                        .push_bind(now_ms);
+                });
+                insert.push(" ON CONFLICT DO NOTHING");
+                insert.build().execute(&mut *tx).await?;
             }
             tx.commit().await
         }
-        .await)?;
+        .await
+        })?;
         Ok(())
     }
 }

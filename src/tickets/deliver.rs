@@ -649,7 +649,10 @@ impl TicketDesk {
             copy_message: copy.1,
             ticket_id: ticket,
         };
-        if let Err(error) = self.storage.record_pair(&pair, now_ms).await {
+        // In a job: written with the job's mark, in the same transaction.
+        if !crate::delivery::keep_pair(pair)
+            && let Err(error) = self.storage.record_pair(&pair, now_ms).await
+        {
             tracing::warn!(ticket_id = ticket, %error, "cannot record a relayed message's copy");
         }
     }

@@ -203,11 +203,25 @@ async fn outbox_rows_are_stored_with_their_inbox_mark_once_and_finished_in_batch
         let lanes: Vec<&str> = pending.iter().map(|r| r.lane.as_str()).collect();
         assert_eq!(lanes, ["t:1", "c:5", "t:1"], "{backend}: in id order");
         assert_eq!(s.outbox_pending(pending[1].id, 10).await.expect("q").len(), 1, "{backend}: cursor");
+        let pair = |origin: i32, copy: i32| topicdesk::storage::MessagePair {
+            origin_chat: 5,
+            origin_message: origin,
+            copy_chat: -100,
+            copy_message: copy,
+            ticket_id: 1,
+        };
         let finished = [
-            FinishedJob { id: pending[0].id, refused: None },
-            FinishedJob { id: pending[1].id, refused: Some("Forbidden: bot was blocked by the user".into()) },
+            FinishedJob { id: pending[0].id, refused: None, pairs: vec![pair(70, 900), pair(71, 901)] },
+            FinishedJob {
+                id: pending[1].id,
+                refused: Some("Forbidden: bot was blocked by the user".into()),
+                pairs: Vec::new(),
+            },
         ];
         s.outbox_finish(&finished, 4).await.expect("finish");
+        // The pairs a job relayed are written with its mark.
+        assert_eq!(s.counterpart(1, 5, 71).await.expect("q"), Some((-100, 901)), "{backend}");
+        assert_eq!(s.counterpart(1, -100, 900).await.expect("q"), Some((5, 70)), "{backend}");
         let counts = s.outbox_counts().await.expect("q");
         assert_eq!((counts.pending, counts.failed), (1, 1), "{backend}");
         use topicdesk::domain::Lane;
