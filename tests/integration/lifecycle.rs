@@ -133,17 +133,22 @@ async fn states_follow_the_ticket_through_a_reopen() {
     let state = || async { bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket") };
     assert_eq!(state().await.state(), TicketState::Assigned);
 
-    let reply = bot.sim.group_text(&alice, Some(thread), "on it");
-    bot.sim.wait_for_message(kim.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, reply))).await;
-    let mut answered = state().await;
-    for _ in 0..50 {
-        if answered.state() == TicketState::Answered {
-            break;
+    // The agent's message reached the customer: the ticket is answered
+    // (recorded right after Telegram accepted the copy).
+    let (sim, agent, customer) = (&bot.sim, &alice, &kim);
+    let agent_answers = |text: &'static str| async move {
+        let reply = sim.group_text(agent, Some(thread), text);
+        sim.wait_for_message(customer.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, reply))).await;
+        for _ in 0..50 {
+            let now = state().await;
+            if now.state() == TicketState::Answered {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        answered = state().await;
-    }
-    assert_eq!(answered.state(), TicketState::Answered);
+        panic!("the ticket was not marked answered");
+    };
+    let answered = agent_answers("on it").await;
     let first_response = answered.first_response_at_ms.expect("first response recorded");
 
     bot.sim.group_text(&alice, Some(thread), "/close");
@@ -157,17 +162,7 @@ async fn states_follow_the_ticket_through_a_reopen() {
     assert_eq!((reopened.state(), reopened.assignee_id), (TicketState::Assigned, Some(alice.id)));
     assert!(reopened.reopened_at_ms.is_some());
 
-    let again = bot.sim.group_text(&alice, Some(thread), "sure");
-    bot.sim.wait_for_message(kim.id, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, again))).await;
-    let mut last = state().await;
-    for _ in 0..50 {
-        if last.state() == TicketState::Answered {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        last = state().await;
-    }
-    assert_eq!(last.state(), TicketState::Answered);
+    let last = agent_answers("sure").await;
     assert_eq!(last.first_response_at_ms, Some(first_response), "the first response stays the first");
     assert!(last.answered_at_ms > Some(first_response));
     bot.stop().await.expect("clean stop");

@@ -1013,19 +1013,7 @@ impl BotApiSim {
     /// An album of `count` photos sent at once (one `media_group_id`), the
     /// first with `caption`, in the private chat. Returns the message ids.
     pub fn private_album(&self, user: &SimUser, count: usize, caption: Option<&str>) -> Vec<i32> {
-        let group = {
-            let mut st = self.st();
-            st.next_media_group += 1;
-            format!("{}", 13_000_000_000_000_000u64 + st.next_media_group)
-        };
-        (0..count)
-            .map(|i| {
-                let media = self.st().photo_sizes();
-                let mut content = Content::media(SimKind::Photo, media, caption.filter(|_| i == 0));
-                content.media_group_id = Some(group.clone());
-                self.inject_message(user, user.id, None, false, content)
-            })
-            .collect()
+        self.inject_album(user, user.id, None, count, caption)
     }
 
     /// An album of `count` photos sent at once by `user` in the support
@@ -1034,6 +1022,17 @@ impl BotApiSim {
         &self,
         user: &SimUser,
         thread_id: i32,
+        count: usize,
+        caption: Option<&str>,
+    ) -> Vec<i32> {
+        self.inject_album(user, SUPPORT_GROUP_ID, Some(thread_id), count, caption)
+    }
+
+    fn inject_album(
+        &self,
+        user: &SimUser,
+        chat_id: i64,
+        thread: Option<i32>,
         count: usize,
         caption: Option<&str>,
     ) -> Vec<i32> {
@@ -1047,7 +1046,7 @@ impl BotApiSim {
                 let media = self.st().photo_sizes();
                 let mut content = Content::media(SimKind::Photo, media, caption.filter(|_| i == 0));
                 content.media_group_id = Some(group.clone());
-                self.inject_message(user, SUPPORT_GROUP_ID, Some(thread_id), true, content)
+                self.inject_message(user, chat_id, thread, thread.is_some(), content)
             })
             .collect()
     }
