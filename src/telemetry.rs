@@ -141,7 +141,10 @@ pub async fn release_memory(shutdown: tokio_util::sync::CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = interval.tick() => {}
         }
-        trim();
+        // It walks every arena: off the async workers.
+        if let Err(error) = tokio::task::spawn_blocking(trim).await {
+            tracing::debug!(%error, "memory release did not run");
+        }
     }
 }
 

@@ -92,6 +92,9 @@ impl Slider {
 pub enum Cost {
     /// A message (send, copy, topic creation): counts against every window.
     Message,
+    /// Several messages in one call (an album's parts): each counts, as
+    /// Telegram may count them.
+    Messages(u32),
     /// A call that posts nothing (pin, close a topic): only waits out a 429.
     Free,
 }
@@ -162,6 +165,22 @@ impl Limiter {
         penalties.get(&chat).copied().filter(|until| *until > Instant::now())
     }
 
+    /// Waits until a call of `cost` to `chat` may be made: one slot per
+    /// message it posts, all held until the call is answered. Lower
+    /// `priority` goes first; among equals, whoever asked first.
+    pub async fn acquire_all(&self, chat: i64, cost: Cost, priority: i32) -> Vec<Permit> {
+        match cost {
+            Cost::Messages(n) => {
+                let mut permits = Vec::with_capacity(n as usize);
+                for _ in 0..n.max(1) {
+                    permits.push(self.acquire(chat, Cost::Message, priority).await);
+                }
+                permits
+            }
+            single => vec![self.acquire(chat, single, priority).await],
+        }
+    }
+
     /// Waits until a call to `chat` may be made. Lower `priority` goes
     /// first; among equals, whoever asked first. Hold the permit until the
     /// call is answered.
@@ -169,7 +188,7 @@ impl Limiter {
         while let Some(until) = self.blocked_until(chat) {
             tokio::time::sleep_until(until).await;
         }
-        let Some(requests) = self.requests.as_ref().filter(|_| cost == Cost::Message) else {
+        let Some(requests) = self.requests.as_ref().filter(|_| cost != Cost::Free) else {
             return Permit { answered: None };
         };
         let (reply, granted) = oneshot::channel();
@@ -393,6 +412,17 @@ mod tests {
         let waited = start.elapsed();
         assert!(waited < Duration::from_secs(5), "the single send waited {waited:?} behind the flood");
         flood.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_album_takes_a_slot_per_part() {
+        let limiter = Limiter::new(Some(limits(30, 100, 20)));
+        let start = Instant::now();
+        drop(limiter.acquire_all(-100, Cost::Messages(15), 1).await);
+        drop(limiter.acquire_all(-100, Cost::Messages(5), 1).await);
+        assert!(start.elapsed() < Duration::from_millis(10), "20 parts fit the group's minute");
+        drop(limiter.acquire_all(-100, Cost::Messages(2), 1).await);
+        assert!(start.elapsed() >= Duration::from_secs(60), "{:?}", start.elapsed());
     }
 
     #[tokio::test(start_paused = true)]

@@ -490,7 +490,7 @@ impl Courier {
             let permit = tokio::select! {
                 biased;
                 _ = self.shutdown.cancelled() => return Err(CallError::Stopped),
-                permit = self.limiter.acquire(chat, cost, turn.priority) => permit,
+                permit = self.limiter.acquire_all(chat, cost, turn.priority) => permit,
             };
             let answer = call().await;
             drop(permit);

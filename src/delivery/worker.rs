@@ -15,7 +15,7 @@ use super::{CallError, Job, Outbox, batch::Batcher};
 use crate::{
     clock::SharedClock,
     storage::DatabaseUrl,
-    storage::{FinishedJob, OutboxRow, Storage},
+    storage::{FinishedJob, MessagePair, OutboxRow, Storage},
     telemetry::names,
 };
 
@@ -258,7 +258,7 @@ impl<R: JobRunner> LaneRunner<R> {
                     None => vec![(row, job)],
                 },
             };
-            if !self.send(&parts).await {
+            if !self.send(&parts, Vec::new()).await {
                 return; // Stopping: the job stays pending for the next start.
             }
             for (row, _) in parts {
@@ -267,9 +267,10 @@ impl<R: JobRunner> LaneRunner<R> {
         }
     }
 
-    /// Gathers the parts of `album` queued in this lane: the ones already
-    /// read, and those that arrive until none has come for the album wait
-    /// (about a second), ten parts are in, or [`ALBUM_MAX_WAIT`] has passed.
+    /// Gathers the parts of `album` queued in this lane right after `first`:
+    /// the ones already read, and those that arrive until none has come for
+    /// the album wait (about a second), ten parts are in, another job comes
+    /// in between, or [`ALBUM_MAX_WAIT`] has passed.
     /// The parts go out in the order they were written (message id order,
     /// which `copyMessages` requires). `None` when stopping.
     async fn collect_album(
@@ -285,18 +286,17 @@ impl<R: JobRunner> LaneRunner<R> {
         let mut parts = vec![first];
         let mut open = true;
         loop {
-            let mut rest = VecDeque::with_capacity(ahead.len());
-            for (row, job) in ahead.drain(..) {
-                match job {
-                    Ok(job) if job.album() == Some(album) && parts.len() < ALBUM_MAX_PARTS => {
-                        last_part = tokio::time::Instant::now();
-                        parts.push((row, job));
-                    }
-                    other => rest.push_back((row, other)),
+            // Parts are taken while they come in a row: a job queued between
+            // two parts ends the album there, so the lane keeps its order.
+            while parts.len() < ALBUM_MAX_PARTS
+                && ahead.front().is_some_and(|(_, job)| job.as_ref().is_ok_and(|j| j.album() == Some(album)))
+            {
+                if let Some((row, Ok(job))) = ahead.pop_front() {
+                    last_part = tokio::time::Instant::now();
+                    parts.push((row, job));
                 }
             }
-            *ahead = rest;
-            if !open || parts.len() >= ALBUM_MAX_PARTS {
+            if !open || !ahead.is_empty() || parts.len() >= ALBUM_MAX_PARTS {
                 break;
             }
             let until = (last_part + wait).min(started + ALBUM_MAX_WAIT);
@@ -316,17 +316,21 @@ impl<R: JobRunner> LaneRunner<R> {
 
     /// Runs one job, or one album's parts together, and records how it
     /// ended; `false` when stopping.
-    async fn send(&self, parts: &[(OutboxRow, Job)]) -> bool {
+    async fn send(&self, parts: &[(OutboxRow, Job)], mut pairs: Vec<MessagePair>) -> bool {
         let Some((first, job)) = parts.first() else { return true };
         let jobs: Vec<Job> = parts.iter().map(|(_, job)| job.clone()).collect();
         let ids: Vec<i64> = parts.iter().map(|(row, _)| row.id).collect();
         let kind = job.kind();
         loop {
-            let (delivered, pairs) = if jobs.len() == 1 {
+            // Pairs of copies Telegram accepted in an attempt that did not
+            // finish (held, interrupted) are kept: those copies are not
+            // made again.
+            let (delivered, made) = if jobs.len() == 1 {
                 super::with_pairs(self.desk.deliver(job, first.priority)).await
             } else {
                 super::with_pairs(self.desk.deliver_album(&jobs, first.priority)).await
             };
+            pairs.extend(made);
             let outcome = match delivered {
                 Ok(Delivered::Done) => Ok(()),
                 Ok(Delivered::Refused { refusal, detail }) if jobs.len() > 1 => {
@@ -340,8 +344,10 @@ impl<R: JobRunner> LaneRunner<R> {
                         detail,
                         "album refused; sending its parts one by one"
                     );
+                    let mut carried = Some(std::mem::take(&mut pairs));
                     for part in parts {
-                        if !Box::pin(self.send(std::slice::from_ref(part))).await {
+                        let carried = carried.take().unwrap_or_default();
+                        if !Box::pin(self.send(std::slice::from_ref(part), carried)).await {
                             return false;
                         }
                     }
@@ -395,7 +401,7 @@ impl<R: JobRunner> LaneRunner<R> {
         ids: &[i64],
         kind: &'static str,
         outcome: Result<(), String>,
-        pairs: Vec<crate::storage::MessagePair>,
+        pairs: Vec<MessagePair>,
     ) -> bool {
         let label = if outcome.is_ok() { "sent" } else { "refused" };
         metrics::counter!(names::DELIVERIES, "kind" => kind, "outcome" => label).increment(ids.len() as u64);

@@ -35,6 +35,9 @@ impl Bursts {
             self.chats.retain(|_, r| r.times.back().is_some_and(|t| now_ms - t < WINDOW_MS));
         }
         let recent = self.chats.entry(chat).or_default();
+        // An update handled late (an older date) counts as arriving with the
+        // newest one seen: a late message never looks like a new burst.
+        let now_ms = recent.times.back().map_or(now_ms, |last| now_ms.max(*last));
         if recent.times.back().is_none_or(|t| now_ms - t >= WINDOW_MS) {
             // Quiet for a whole window: a new burst may be noticed again.
             recent.told = false;
@@ -71,6 +74,14 @@ mod tests {
         let mut bursts = Bursts::default();
         // One message every 600 ms: 17 in any 10 s.
         assert!((0..200).all(|i| !bursts.note(7, i * 600)));
+    }
+
+    #[test]
+    fn a_late_message_with_an_older_date_does_not_start_a_new_burst() {
+        let mut bursts = Bursts::default();
+        assert_eq!((0..25).filter(|i| bursts.note(7, 50_000 + i * 10)).count(), 1);
+        assert!(!bursts.note(7, 30_000), "handled late, dated earlier");
+        assert_eq!((0..25).filter(|i| bursts.note(7, 50_300 + i * 10)).count(), 0, "the same burst");
     }
 
     #[test]

@@ -692,13 +692,13 @@ impl Storage {
         }
     }
 
-    /// Open tickets assigned to `agent_id` that no agent has answered yet,
-    /// oldest first.
+    /// Open tickets assigned to `agent_id` that no agent has answered since
+    /// they were opened or reopened (state `assigned`), oldest first.
     pub async fn unanswered_tickets_of(&self, agent_id: i64) -> StorageResult<Vec<Ticket>> {
         let sql = concat!(
             "SELECT ",
             ticket_columns!(),
-            " FROM tickets WHERE status = 'open' AND assignee_id = $1 AND first_response_at IS NULL ORDER BY id"
+            " FROM tickets WHERE status = 'open' AND assignee_id = $1 AND answered_at IS NULL ORDER BY id"
         );
         self.tickets_where(sql, agent_id).await
     }

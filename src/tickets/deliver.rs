@@ -601,10 +601,11 @@ impl TicketDesk {
     ) -> Result<(), DeliveryError> {
         let Album { from, messages, forward } = album;
         let ids = || messages.iter().map(|m| MessageId(*m));
+        let cost = Cost::Messages(u32::try_from(messages.len()).unwrap_or(u32::MAX));
         let thread = thread.map(|t| ThreadId(MessageId(t)));
         let copies = if forward {
             self.courier
-                .call("forwardMessages", to, Cost::Message, turn, || {
+                .call("forwardMessages", to, cost, turn, || {
                     let mut request = self.bot.forward_messages(ChatId(to), ChatId(from), ids());
                     request.message_thread_id = thread;
                     request.into_future()
@@ -612,7 +613,7 @@ impl TicketDesk {
                 .await?
         } else {
             self.courier
-                .call("copyMessages", to, Cost::Message, turn, || {
+                .call("copyMessages", to, cost, turn, || {
                     let mut request = self.bot.copy_messages(ChatId(to), ChatId(from), ids());
                     request.message_thread_id = thread;
                     request.into_future()

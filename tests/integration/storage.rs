@@ -530,6 +530,12 @@ async fn the_lifecycle_states_are_stored_with_their_timestamps() {
         assert_eq!(s.reopen_ticket(t.id, 4_000, None).await.expect("reopen"), ReopenOutcome::Reopened);
         let reopened = read().await;
         assert_eq!(reopened.state(), TicketState::Assigned, "{backend}: assigned again, not answered");
+        let unanswered = |agent| async move { s.unanswered_tickets_of(agent).await.expect("q") };
+        assert_eq!(
+            unanswered(1001).await.len(),
+            1,
+            "{backend}: /offline gives it back until it is answered again"
+        );
         assert_eq!(
             (reopened.reopened_at_ms, reopened.answered_at_ms, reopened.closed_at_ms),
             (Some(4_000), None, None),
@@ -538,6 +544,7 @@ async fn the_lifecycle_states_are_stored_with_their_timestamps() {
         assert!(!s.record_first_response(t.id, 5_000).await.expect("q"), "{backend}: not the first response");
         let again = read().await;
         assert_eq!(again.state(), TicketState::Answered, "{backend}");
+        assert!(unanswered(1001).await.is_empty(), "{backend}");
         assert_eq!(
             (again.first_response_at_ms, again.answered_at_ms),
             (Some(2_000), Some(5_000)),
