@@ -1728,6 +1728,9 @@ const E_INTAKES: usize = 10_000;
 const E_TICKETS: usize = 10_000;
 const E_PER_TICKET: usize = 20;
 const E_TARGET_GROWTH_MB: f64 = 20.0;
+/// Idle time before each reading: the bot hands freed memory back to the
+/// system every 10 s, so a reading after 12 s idle sees the steady state.
+const E_IDLE_SECS: u64 = 12;
 
 /// Resident memory added by 10,000 customers in the middle of the intake
 /// and 10,000 open tickets with 20 relayed messages each (200,000 id pairs
@@ -1756,7 +1759,7 @@ fn scenario_e(rt: &Runtime) {
     let warm = customers(800_000, 1);
     intake(&sim, &warm, Duration::from_millis(5));
     drained("warm-up", INTAKE_TIMEOUT);
-    std::thread::sleep(Duration::from_secs(2));
+    std::thread::sleep(Duration::from_secs(E_IDLE_SECS));
     let baseline = bot.rss_kb();
     let baseline_anon = bot.status_kb("RssAnon:");
     let mb = |kb: u64| kb as f64 * 1024.0 / 1e6;
@@ -1810,7 +1813,7 @@ fn scenario_e(rt: &Runtime) {
             .fetch_one(&db),
         )
         .expect("counts");
-    std::thread::sleep(Duration::from_secs(2));
+    std::thread::sleep(Duration::from_secs(E_IDLE_SECS));
     let after = bot.rss_kb();
     let growth_mb = mb(after) - mb(baseline);
     let anon_growth_mb = mb(bot.status_kb("RssAnon:")) - mb(baseline_anon);
