@@ -89,10 +89,11 @@
 //! p99 (nearest rank), max; target p99 < 20 ms for each.
 //!
 //! Scenario E — memory (issue 12), `RATE_LIMITS=off`: after one warm-up
-//! ticket and 2 s idle, `VmRSS` is the baseline; then 10,000 customers send
+//! ticket and 12 s idle, `VmRSS` is the baseline; then 10,000 customers send
 //! `/start` and stay in the intake, 10,000 more open tickets (in chunks of
 //! 1,000) and each sends 20 texts (200,000 relays and id pairs); after
-//! everything was handled and 2 s idle, `VmRSS` again. Target: growth
+//! everything was handled and 12 s idle (the bot releases freed memory every
+//! 10 s), `VmRSS` again. Target: growth
 //! < 20 MB. Knobs `DELIVERY_E_INTAKES`, `DELIVERY_E_TICKETS`.
 //!
 //! `DELIVERY_BENCH=compare` — A's burst, interleaved run by run, on this
@@ -1735,8 +1736,8 @@ const E_IDLE_SECS: u64 = 12;
 /// Resident memory added by 10,000 customers in the middle of the intake
 /// and 10,000 open tickets with 20 relayed messages each (200,000 id pairs
 /// stored). The baseline is `VmRSS` after one ticket went through (the
-/// connections, the runtime and the caches exist) and 2 s idle; the figure
-/// is `VmRSS` after everything was handled and 2 s idle, minus the
+/// connections, the runtime and the caches exist) and 12 s idle; the figure
+/// is `VmRSS` after everything was handled and 12 s idle, minus the
 /// baseline; `VmHWM` is printed too.
 fn scenario_e(rt: &Runtime) {
     let intakes = env_usize("DELIVERY_E_INTAKES", E_INTAKES);
