@@ -94,7 +94,8 @@
 //! 1,000) and each sends 20 texts (200,000 relays and id pairs); after
 //! everything was handled and 12 s idle (the bot releases freed memory every
 //! 10 s), `VmRSS` again. Target: growth
-//! < 20 MB. Knobs `DELIVERY_E_INTAKES`, `DELIVERY_E_TICKETS`.
+//! < 20 MB. Knobs `DELIVERY_E_INTAKES`, `DELIVERY_E_TICKETS`, `DELIVERY_E_CHUNK`
+//! (1,000), `DELIVERY_E_MALLOC_ARENA_MAX` (passed to the bot as `MALLOC_ARENA_MAX`).
 //!
 //! `DELIVERY_BENCH=compare` — A's burst, interleaved run by run, on this
 //! build, on `DELIVERY_PREV_BIN` (an earlier release build, when set) and
