@@ -129,6 +129,13 @@ struct Strangers {
     seen: Arc<Mutex<HashSet<i64>>>,
 }
 
+/// Lanes kept once their conversation is idle (a new update of it reuses the
+/// task). Above this, idle ones are dropped: each holds its task, a copy of
+/// the dependency map and its channel, and 1,024 of them were 5 MB of a
+/// large desk's resident memory (BENCHMARKS.md §4 E); a new task costs
+/// microseconds.
+const MAX_IDLE_LANES: usize = 64;
+
 /// At most this many other groups are remembered (and logged).
 const MAX_STRANGERS: usize = 1024;
 
@@ -226,7 +233,7 @@ impl UpdateEngine {
 
     /// Sends an update to its lane, starting the lane if needed.
     pub fn dispatch(&mut self, update: Update, permit: OwnedSemaphorePermit) {
-        if self.lanes.len() > 1024 {
+        if self.lanes.len() > MAX_IDLE_LANES {
             self.lanes.retain(|_, lane| lane.pending.load(Ordering::Acquire) > 0);
         }
         let key = lane_key(&update);
