@@ -549,12 +549,13 @@ impl TicketDesk {
         text: String,
     ) -> Result<(), StorageError> {
         let reply_to = reply_to.map(|m| m.0);
+        // A reply to someone's command: they are waiting now.
+        let priority = |otherwise| if reply_to.is_some() { crate::delivery::INTERACTIVE } else { otherwise };
         if let Some(t) = thread
             && let Some(ticket) = self.storage.ticket_by_thread(t).await?
         {
             // In the ticket's lane, so it stays in order with the relays.
-            let priority =
-                if reply_to.is_some() { crate::delivery::INTERACTIVE } else { priority_of(&ticket) };
+            let priority = priority(priority_of(&ticket));
             let job = Job::TopicText { ticket: ticket.id.0, reply_to, text };
             return self
                 .outbox
@@ -563,8 +564,7 @@ impl TicketDesk {
                 .map(|_| ());
         }
         let group = self.config.support_group.0;
-        let priority =
-            if reply_to.is_some() { crate::delivery::INTERACTIVE } else { crate::delivery::NORMAL };
+        let priority = priority(crate::delivery::NORMAL);
         let job = Job::Text { chat: group, thread, reply_to, text, buttons: None };
         self.outbox.push(&lane::chat(group, thread), priority, None, &job).await.map(|_| ())
     }
