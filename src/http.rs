@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     clock::SharedClock,
     group::SupportGroup,
-    storage::Storage,
+    storage::{Storage, Window},
     telemetry::{self, names},
 };
 
@@ -139,6 +139,16 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
             metrics::gauge!(names::OUTBOX_FAILED).set(counts.failed as f64);
         }
         Err(error) => tracing::warn!(%error, "cannot read the outbox for /metrics"),
+    }
+    // The support group's budget in the last full minute (DESIGN §15).
+    let minute_start = state.clock.now_ms().div_euclid(60_000) * 60_000 - 60_000;
+    let last_minute = Window { from_ms: minute_start, to_ms: minute_start + 60_000 };
+    match state.storage.group_budget(last_minute).await {
+        Ok(budget) => {
+            metrics::gauge!(names::GROUP_MESSAGES_PER_MINUTE).set(budget.peak as f64);
+            metrics::gauge!(names::GROUP_LONGEST_WAIT).set(budget.longest_wait_ms as f64 / 1000.0);
+        }
+        Err(error) => tracing::warn!(%error, "cannot read the group's message budget for /metrics"),
     }
     if let Some(at) = telemetry::bot_api_ok_unix_seconds() {
         metrics::gauge!(names::LAST_API_SUCCESS).set(at);

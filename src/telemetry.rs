@@ -46,6 +46,8 @@ pub mod names {
     pub const OUTBOX_PENDING: &str = "topicdesk_outbox_pending";
     pub const OUTBOX_FAILED: &str = "topicdesk_outbox_failed";
     pub const DELIVERIES: &str = "topicdesk_deliveries_total";
+    pub const GROUP_MESSAGES_PER_MINUTE: &str = "topicdesk_group_messages_per_minute";
+    pub const GROUP_LONGEST_WAIT: &str = "topicdesk_group_longest_wait_seconds";
     pub const LAST_API_SUCCESS: &str = "topicdesk_last_bot_api_success_timestamp_seconds";
 }
 
@@ -88,6 +90,14 @@ fn describe() {
     describe_gauge!(names::OUTBOX_PENDING, "Messages in the outbox not yet accepted by Telegram");
     describe_gauge!(names::OUTBOX_FAILED, "Messages Telegram refused for good (kept for 48 h)");
     describe_counter!(names::DELIVERIES, "Outbox jobs finished, by kind and outcome");
+    describe_gauge!(
+        names::GROUP_MESSAGES_PER_MINUTE,
+        "Messages the bot sent into the support group in the last full minute (Telegram allows about 20)"
+    );
+    describe_gauge!(
+        names::GROUP_LONGEST_WAIT,
+        "Longest time a message sent into the group in the last full minute waited in the outbox"
+    );
     describe_gauge!(names::LAST_API_SUCCESS, "Unix time of the last successful Bot API call");
 }
 

@@ -161,6 +161,17 @@ impl Job {
         }
     }
 
+    /// The job posts a message into the support group (counted in the
+    /// group's message budget, DESIGN §15). Private chats have positive
+    /// ids, groups negative ones.
+    pub fn into_group(&self) -> bool {
+        match self {
+            Job::TopicText { .. } | Job::Publish { .. } | Job::ToTopic { .. } => true,
+            Job::Text { chat, .. } => *chat < 0,
+            Job::ToCustomer { .. } | Job::TopicState { .. } | Job::EditCopy { .. } => false,
+        }
+    }
+
     /// The ticket the job belongs to, if any.
     pub fn ticket(&self) -> Option<i64> {
         match self {

@@ -241,7 +241,7 @@ impl<R: JobRunner> LaneRunner<R> {
                         detail,
                         "stored job does not decode; giving up on it"
                     );
-                    if !self.record(&[row.id], "undecodable", Err(detail), Vec::new()).await {
+                    if !self.record(&[row.id], "undecodable", Err(detail), Vec::new(), false).await {
                         return;
                     }
                     let _ = self.done.send((row.id, row.lane));
@@ -390,7 +390,7 @@ impl<R: JobRunner> LaneRunner<R> {
                     }
                 }
             };
-            return self.record(&ids, kind, outcome, pairs).await;
+            return self.record(&ids, kind, outcome, pairs, job.into_group()).await;
         }
     }
 
@@ -402,6 +402,7 @@ impl<R: JobRunner> LaneRunner<R> {
         kind: &'static str,
         outcome: Result<(), String>,
         pairs: Vec<MessagePair>,
+        into_group: bool,
     ) -> bool {
         let label = if outcome.is_ok() { "sent" } else { "refused" };
         metrics::counter!(names::DELIVERIES, "kind" => kind, "outcome" => label).increment(ids.len() as u64);
@@ -412,6 +413,7 @@ impl<R: JobRunner> LaneRunner<R> {
                 id: *id,
                 refused: outcome.clone().err(),
                 pairs: pairs.take().unwrap_or_default(),
+                into_group,
             })
             .collect();
         loop {

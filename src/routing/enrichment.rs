@@ -85,6 +85,14 @@ pub struct EnrichmentResult {
     pub audit: String,
     /// How long the call took, when one was made.
     pub elapsed: Option<Duration>,
+    /// What the call came to, as `/audit` counts it: `ok`,
+    /// `invalid_fields` (every field invalid), `invalid_body`, `timeout`,
+    /// `http_error`, `connection`, `circuit_open` or `other`.
+    pub outcome: &'static str,
+    /// The CRM's HTTP status when it answered with an error.
+    pub http_status: Option<u16>,
+    /// This failure opened the circuit breaker.
+    pub opened_circuit: bool,
 }
 
 /// The circuit breaker's state.
@@ -129,8 +137,23 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 fn failure(reason: String) -> EnrichmentResult {
     EnrichmentResult {
         audit: serde_json::json!({ "error": reason }).to_string(),
+        outcome: outcome_of(&reason),
+        http_status: reason.strip_prefix("HTTP ").and_then(|code| code.parse().ok()),
         enrichment: Enrichment::Unavailable(reason),
         elapsed: None,
+        opened_circuit: false,
+    }
+}
+
+/// The stored outcome of a failed call, from its reason.
+fn outcome_of(reason: &str) -> &'static str {
+    match failure_kind(reason) {
+        "timeout" => "timeout",
+        "http_status" => "http_error",
+        "invalid_json" | "too_large" => "invalid_body",
+        "connection" => "connection",
+        _ if reason.starts_with("CRM circuit open") => "circuit_open",
+        _ => "other",
     }
 }
 
@@ -174,7 +197,7 @@ impl EnrichmentClient {
         match outcome {
             Ok(body) => match parse_answer(&body) {
                 Enrichment::Unavailable(reason) => {
-                    self.record(false);
+                    let opened = self.record(false);
                     metrics::counter!(names::CRM_FAILURES, "reason" => failure_kind(&reason)).increment(1);
                     tracing::warn!(ticket_id = request.ticket_id, %reason, "CRM response unusable");
                     let mut result = failure(reason);
@@ -184,6 +207,7 @@ impl EnrichmentClient {
                     })
                     .to_string();
                     result.elapsed = Some(elapsed);
+                    result.opened_circuit = opened;
                     result
                 }
                 enrichment => {
@@ -204,19 +228,25 @@ impl EnrichmentClient {
                             "CRM answer had no valid field; routed without it"
                         );
                     }
+                    let outcome =
+                        if matches!(enrichment, Enrichment::Unusable(_)) { "invalid_fields" } else { "ok" };
                     EnrichmentResult {
                         enrichment,
                         audit: String::from_utf8_lossy(&body).into_owned(),
                         elapsed: Some(elapsed),
+                        outcome,
+                        http_status: None,
+                        opened_circuit: false,
                     }
                 }
             },
             Err(reason) => {
-                self.record(false);
+                let opened = self.record(false);
                 metrics::counter!(names::CRM_FAILURES, "reason" => failure_kind(&reason)).increment(1);
                 tracing::warn!(ticket_id = request.ticket_id, %reason, "CRM enrichment failed");
                 let mut result = failure(reason);
                 result.elapsed = Some(elapsed);
+                result.opened_circuit = opened;
                 result
             }
         }
@@ -268,13 +298,17 @@ impl EnrichmentClient {
         }
     }
 
-    fn record(&self, success: bool) {
+    /// Records a call's success or failure; `true` when this failure
+    /// opened a closed circuit (a failed probe re-opening it is not counted
+    /// again).
+    fn record(&self, success: bool) -> bool {
         let now = self.clock.now_ms();
         let mut circuit = self.circuit.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let open = |open_for: Duration| Circuit::Open {
             until_ms: now + i64::try_from(open_for.as_millis()).unwrap_or(i64::MAX),
             open_for,
         };
+        let was_closed = matches!(*circuit, Circuit::Closed { .. });
         *circuit = match (&*circuit, success) {
             (_, true) => Circuit::Closed { failures: 0 },
             (Circuit::Closed { failures }, false) if failures + 1 >= FAILURES_TO_OPEN => {
@@ -286,6 +320,7 @@ impl EnrichmentClient {
                 open((*open_for * 2).min(OPEN_FOR_MAX))
             }
         };
+        !success && was_closed && matches!(*circuit, Circuit::Open { .. })
     }
 
     /// Whether the circuit is currently refusing calls (for health output).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{
-    enrichment::{CustomerInfo, EnrichmentClient, EnrichmentRequest, parse_answer},
+    enrichment::{CustomerInfo, EnrichmentClient, EnrichmentRequest, EnrichmentResult, parse_answer},
     router::{AgentSnapshot, Decision, Enrichment, Outcome, RoutingPolicy, Rule, route},
 };
 use crate::{
@@ -15,7 +15,7 @@ use crate::{
     domain::{SkillName, TicketId, Tier},
     i18n::I18n,
     routing::reason::render_reason,
-    storage::{Assignment, Claim, Storage, StorageError, Ticket},
+    storage::{Assignment, Claim, CrmCall, Storage, StorageError, Ticket},
 };
 
 /// What happened to a ticket's assignment.
@@ -39,6 +39,31 @@ pub fn audit_record(enrichment: &Enrichment, raw: &str) -> Option<String> {
         Enrichment::Unavailable(reason) => {
             Some(json!({ "status": "failed", "reason": reason, "detail": raw }).to_string())
         }
+    }
+}
+
+/// What `/audit` keeps of one CRM call (DESIGN §15).
+fn crm_call(ticket_id: i64, at_ms: i64, result: &EnrichmentResult) -> CrmCall {
+    let (invalid, profile) = match &result.enrichment {
+        Enrichment::Profile(profile) => (profile.invalid.as_slice(), Some(profile)),
+        Enrichment::Unusable(invalid) => (invalid.as_slice(), None),
+        _ => (&[][..], None),
+    };
+    // Each invalid field is named `name value (why)`.
+    let mut invalid_fields: Vec<String> =
+        invalid.iter().filter_map(|field| field.split_whitespace().next()).map(str::to_owned).collect();
+    invalid_fields.sort();
+    invalid_fields.dedup();
+    CrmCall {
+        ticket_id,
+        at_ms,
+        outcome: result.outcome.to_owned(),
+        latency_ms: result.elapsed.map(|e| i64::try_from(e.as_millis()).unwrap_or(i64::MAX)),
+        http_status: result.http_status.map(i64::from),
+        invalid_fields,
+        tier: profile.and_then(|p| p.tier).map(|t| t.as_str().to_owned()),
+        preferred_agent_id: profile.and_then(|p| p.preferred_agent_id),
+        opened_circuit: result.opened_circuit,
     }
 }
 
@@ -150,6 +175,7 @@ impl RoutingService {
                     candidates: roster.iter().filter(|a| a.can_take_work()).map(Into::into).collect(),
                 };
                 let result = client.enrich(&request).await;
+                self.storage.record_crm_call(&crm_call(ticket.id.0, self.clock.now_ms(), &result)).await?;
                 (result.enrichment, result.audit)
             }
         };

@@ -15,6 +15,7 @@ mod dialogues;
 mod escalations;
 mod inbox;
 mod outbox;
+mod insights;
 mod pairs;
 
 use std::{str::FromStr, time::Duration};
@@ -28,6 +29,9 @@ use sqlx::{
 pub use agents::{AgentUpsert, Audit};
 pub use escalations::{EscalationRow, OverridePlan};
 pub use inbox::PendingUpdate;
+pub use insights::{
+    AgentFigures, Budget, Counters, CrmCall, CrmHealth, DayVolume, ExportRow, Flagged, Spread, TierCount, Window,
+};
 pub use outbox::{
     DialogueChange, FinishedJob, HandledUpdate, NewOutboxRow, OutboxCounts, OutboxRow, QueuedRow,
 };

@@ -728,6 +728,31 @@ impl Storage {
 }
 
 impl Storage {
+    /// Open tickets nobody has answered yet (since they were opened or
+    /// reopened): waiting for an agent, or assigned and not answered; by
+    /// priority, then oldest first (`/queue`, DESIGN §15).
+    pub async fn unanswered(&self, limit: i64) -> StorageResult<Vec<Ticket>> {
+        let sql = concat!(
+            "SELECT ",
+            ticket_columns!(),
+            " FROM tickets WHERE status = 'open' AND (assignee_id IS NULL OR answered_at IS NULL) \
+             ORDER BY priority DESC, COALESCE(reopened_at, created_at), id LIMIT $1"
+        );
+        self.tickets_where(sql, limit).await
+    }
+
+    /// How many open tickets nobody has answered yet.
+    pub async fn unanswered_count(&self) -> StorageResult<i64> {
+        let (n,): (i64,) = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM tickets WHERE status = 'open' AND (assignee_id IS NULL OR answered_at IS NULL)",
+            )
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(n)
+    }
+
     /// How many open tickets wait for an agent (for `/metrics`).
     pub async fn queue_length(&self) -> StorageResult<i64> {
         let (n,): (i64,) = with_pool!(self, |pool| {

@@ -6,7 +6,7 @@
 use teloxide::{
     ApiError, RequestError,
     prelude::*,
-    types::{InlineKeyboardMarkup, MessageId, ParseMode, ReplyParameters, Rgb, ThreadId},
+    types::{InlineKeyboardMarkup, InputFile, MessageId, ParseMode, ReplyParameters, Rgb, ThreadId},
 };
 
 use super::{TicketDesk, note};
@@ -15,6 +15,15 @@ use crate::{
     domain::{TicketId, TicketStatus},
     storage::Ticket,
 };
+
+/// A file sent into the support group (see [`TicketDesk::send_group_file`]).
+#[derive(Clone, Debug)]
+pub enum GroupFile {
+    /// A PNG image, shown as a photo.
+    Photo { png: Vec<u8>, name: String, caption: String },
+    /// A file on disk, sent as a document named `name`.
+    Document { path: std::path::PathBuf, name: String, caption: String },
+}
 
 fn topic_error(error: &RequestError) -> Option<&str> {
     match error {
@@ -290,6 +299,57 @@ impl TicketDesk {
         if let Err(error) = pushed {
             tracing::warn!(ticket_id, %error, "cannot queue the notice about a refused message");
         }
+    }
+
+    /// Sends a file into a topic of the support group (General when
+    /// `thread` is `None`) as the reply to a command: a `/stats` chart as a
+    /// photo, an `/export` as a document. Not kept in the outbox (a lost
+    /// answer is asked for again), but it waits its turn under the group's
+    /// limits, ahead of relays, as command replies do.
+    pub async fn send_group_file(
+        &self,
+        thread: Option<i32>,
+        reply_to: Option<MessageId>,
+        file: GroupFile,
+    ) -> Result<(), DeliveryError> {
+        let chat = self.config.support_group.0;
+        let turn = Turn { priority: crate::delivery::INTERACTIVE };
+        let reply = reply_to.map(|id| ReplyParameters::new(id).allow_sending_without_reply());
+        match file {
+            GroupFile::Photo { png, name, caption } => {
+                let input = InputFile::memory(png).file_name(name);
+                self.courier
+                    .call("sendPhoto", chat, Cost::Message, turn, || {
+                        let mut request =
+                            self.bot.send_photo(ChatId(chat), input.clone()).caption(caption.clone());
+                        if let Some(t) = thread {
+                            request = request.message_thread_id(ThreadId(MessageId(t)));
+                        }
+                        if let Some(reply) = &reply {
+                            request = request.reply_parameters(reply.clone());
+                        }
+                        request.into_future()
+                    })
+                    .await?;
+            }
+            GroupFile::Document { path, name, caption } => {
+                let input = InputFile::file(path).file_name(name);
+                self.courier
+                    .call("sendDocument", chat, Cost::Message, turn, || {
+                        let mut request =
+                            self.bot.send_document(ChatId(chat), input.clone()).caption(caption.clone());
+                        if let Some(t) = thread {
+                            request = request.message_thread_id(ThreadId(MessageId(t)));
+                        }
+                        if let Some(reply) = &reply {
+                            request = request.reply_parameters(reply.clone());
+                        }
+                        request.into_future()
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     async fn send_text(

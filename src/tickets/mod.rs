@@ -5,7 +5,7 @@
 //! decisions it needs (note text, topic name) are pure functions in [`note`].
 
 mod deliver;
-pub use deliver::Refusal;
+pub use deliver::{GroupFile, Refusal};
 pub mod handlers;
 pub mod note;
 pub mod sweep;

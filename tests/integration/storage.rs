@@ -211,7 +211,12 @@ async fn outbox_rows_are_stored_with_their_inbox_mark_once_and_finished_in_batch
             ticket_id: 1,
         };
         let finished = [
-            FinishedJob { id: pending[0].id, refused: None, pairs: vec![pair(70, 900), pair(71, 901)] },
+            FinishedJob {
+                id: pending[0].id,
+                refused: None,
+                pairs: vec![pair(70, 900), pair(71, 901)],
+                into_group: true,
+            },
             FinishedJob {
                 id: pending[1].id,
                 refused: Some("Forbidden: bot was blocked by the user".into()),

@@ -1943,7 +1943,7 @@ fn ctype_param(ctype: &str, name: &str) -> Option<String> {
 }
 
 /// A minimal multipart/form-data parser: text parts become string params,
-/// file parts become `{"uploaded_file": name, "size": n}`; `attach://x`
+/// file parts become `{"uploaded_file": name, "size": n, "hex": content}`; `attach://x`
 /// references are resolved.
 fn parse_multipart(body: &[u8], boundary: &str, params: &mut Map<String, Value>) -> Result<(), ApiErr> {
     let err = || ApiErr::bad("can't parse multipart/form-data body");
@@ -1972,7 +1972,9 @@ fn parse_multipart(body: &[u8], boundary: &str, params: &mut Map<String, Value>)
             .to_owned();
         let name = ctype_param(&disp, "name").ok_or_else(err)?;
         if let Some(filename) = ctype_param(&disp, "filename") {
-            let v = json!({"uploaded_file": filename, "size": data.len()});
+            // The content is kept (as hex) so tests can read what the bot uploaded.
+            let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+            let v = json!({"uploaded_file": filename, "size": data.len(), "hex": hex});
             files.insert(name.clone(), v.clone());
             params.insert(name, v);
         } else {

@@ -1,0 +1,527 @@
+//! The figures of `/stats`, `/audit` and `/export` (DESIGN §15), computed
+//! in SQL from stored timestamps, the same way on SQLite and PostgreSQL.
+//!
+//! Percentiles are nearest-rank (`rank = ceil(n × p / 100)`), computed with
+//! window functions both dialects share, so the two backends give the same
+//! numbers to the millisecond.
+
+use futures::TryStreamExt;
+
+use super::{Storage, StorageResult, with_pool};
+
+/// A time window `[from_ms, to_ms)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
+/// Nearest-rank percentiles of one group of durations (ms).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spread {
+    /// The group: a tier (`""` = unknown), an agent id, a day and tier, …
+    pub key: String,
+    pub count: i64,
+    pub p50: i64,
+    pub p90: i64,
+    pub p99: i64,
+}
+
+/// Tickets opened and closed in a window, per tier (`""` = unknown).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierCount {
+    pub tier: String,
+    pub opened: i64,
+    pub closed: i64,
+}
+
+/// One agent's figures over a window: tickets assigned to them that were
+/// opened in it, and the ratings of those tickets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentFigures {
+    pub agent_id: i64,
+    pub name: String,
+    pub tickets: i64,
+    pub csat_sum: i64,
+    pub csat_count: i64,
+}
+
+/// Counts over a window that `/stats` shows beside the percentiles.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub premium_overrides: i64,
+    pub reassignments: i64,
+    pub crm_fallbacks: i64,
+    pub csat_sum: i64,
+    pub csat_count: i64,
+}
+
+/// The support group's message budget over a window.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Budget {
+    /// Minutes in which the bot sent anything into the group.
+    pub active_minutes: i64,
+    /// Messages per active minute: median and peak.
+    pub p50: i64,
+    pub peak: i64,
+    /// The longest a message waited in the outbox before it went out.
+    pub longest_wait_ms: i64,
+}
+
+/// One day of tickets (days are UTC, numbered from the epoch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayVolume {
+    pub day: i64,
+    pub tickets: i64,
+}
+
+/// What one CRM call for a ticket came to (DESIGN §15, `/audit`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrmCall {
+    pub ticket_id: i64,
+    pub at_ms: i64,
+    /// `ok`, `invalid_fields`, `invalid_body`, `timeout`, `http_error`,
+    /// `connection`, `circuit_open` or `other`.
+    pub outcome: String,
+    pub latency_ms: Option<i64>,
+    pub http_status: Option<i64>,
+    /// Names of the fields dropped as invalid, sorted.
+    pub invalid_fields: Vec<String>,
+    pub tier: Option<String>,
+    pub preferred_agent_id: Option<i64>,
+    pub opened_circuit: bool,
+}
+
+/// A ticket an audit flag points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flagged {
+    pub ticket_id: i64,
+    pub thread_id: Option<i64>,
+    /// What is wrong: the old and new tier, the unknown agent's id, or the
+    /// invalid fields' names.
+    pub detail: String,
+}
+
+/// `/audit`'s counts of CRM calls.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CrmHealth {
+    /// Calls made (refusals by the open circuit not counted).
+    pub calls: i64,
+    /// Per outcome, including `circuit_open`.
+    pub outcomes: Vec<(String, i64)>,
+    /// Dropped fields by name, most frequent first.
+    pub invalid_fields: Vec<(String, i64)>,
+    /// Latency of the calls made, when any was.
+    pub latency: Option<Spread>,
+    pub breaker_openings: i64,
+}
+
+/// One row of `/export` (DESIGN §15), times in ms.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct ExportRow {
+    pub id: i64,
+    pub created_at: i64,
+    pub customer_id: i64,
+    pub customer_name: String,
+    pub tier: Option<String>,
+    pub category: String,
+    pub priority: i64,
+    pub assignee_id: Option<i64>,
+    pub first_response_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub escalation_count: i64,
+    pub csat: Option<i64>,
+    pub crm_outcome: Option<String>,
+    /// The stored enrichment record, only for tickets without a CRM call row
+    /// (opened before calls were recorded).
+    pub legacy_enrichment: Option<String>,
+    pub description: String,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Adds a finished batch's group messages to its minute (the tail of an
+/// `INSERT INTO group_minutes … SELECT`).
+pub(super) const GROUP_MINUTES_UPSERT: &str = "ON CONFLICT (minute) DO UPDATE SET \
+       messages = group_minutes.messages + excluded.messages, \
+       longest_wait_ms = CASE WHEN excluded.longest_wait_ms > group_minutes.longest_wait_ms \
+         THEN excluded.longest_wait_ms ELSE group_minutes.longest_wait_ms END";
+
+/// Nearest-rank p50/p90/p99 of `value` grouped by `key` over `source`
+/// (`FROM … WHERE …`, binding `$1`/`$2` as the window).
+fn spread_sql(key: &str, value: &str, source: &str) -> String {
+    format!(
+        "SELECT k, n, \
+           MAX(CASE WHEN rn = (n * 50 + 99) / 100 THEN v END) AS p50, \
+           MAX(CASE WHEN rn = (n * 90 + 99) / 100 THEN v END) AS p90, \
+           MAX(CASE WHEN rn = (n * 99 + 99) / 100 THEN v END) AS p99 \
+         FROM (SELECT {key} AS k, {value} AS v, \
+                 ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY {value}) AS rn, \
+                 COUNT(*) OVER (PARTITION BY {key}) AS n \
+               {source}) s \
+         GROUP BY k, n ORDER BY k"
+    )
+}
+
+/// Tickets opened in the window with a first response.
+const ANSWERED: &str =
+    "FROM tickets WHERE created_at >= $1 AND created_at < $2 AND first_response_at IS NOT NULL";
+/// Tickets opened in the window and closed.
+const RESOLVED: &str = "FROM tickets WHERE created_at >= $1 AND created_at < $2 AND closed_at IS NOT NULL";
+const TIER_KEY: &str = "COALESCE(tier, '')";
+
+impl Storage {
+    async fn spreads(&self, sql: &str, window: Window) -> StorageResult<Vec<Spread>> {
+        let rows: Vec<(String, i64, Option<i64>, Option<i64>, Option<i64>)> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
+                .bind(window.from_ms)
+                .bind(window.to_ms)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, count, p50, p90, p99)| Spread {
+                key,
+                count,
+                p50: p50.unwrap_or_default(),
+                p90: p90.unwrap_or_default(),
+                p99: p99.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// First-response time (opened → first agent message delivered) per
+    /// tier, over tickets opened in the window.
+    pub async fn first_response_by_tier(&self, window: Window) -> StorageResult<Vec<Spread>> {
+        self.spreads(&spread_sql(TIER_KEY, "first_response_at - created_at", ANSWERED), window).await
+    }
+
+    /// Resolution time (opened → closed) per tier.
+    pub async fn resolution_by_tier(&self, window: Window) -> StorageResult<Vec<Spread>> {
+        self.spreads(&spread_sql(TIER_KEY, "closed_at - created_at", RESOLVED), window).await
+    }
+
+    /// First-response time per agent (the ticket's current assignee), key =
+    /// the agent's id.
+    pub async fn first_response_by_agent(&self, window: Window) -> StorageResult<Vec<Spread>> {
+        let source = format!("{ANSWERED} AND assignee_id IS NOT NULL");
+        self.spreads(
+            &spread_sql("CAST(assignee_id AS TEXT)", "first_response_at - created_at", &source),
+            window,
+        )
+        .await
+    }
+
+    /// Tickets each agent first answered in the window (their first
+    /// response fell in it), with the first-response time: key = the
+    /// agent's id (`/agents`' "today").
+    pub async fn answered_by_agent(&self, window: Window) -> StorageResult<Vec<Spread>> {
+        let source = "FROM tickets WHERE first_response_at >= $1 AND first_response_at < $2 \
+                      AND assignee_id IS NOT NULL";
+        self.spreads(
+            &spread_sql("CAST(assignee_id AS TEXT)", "first_response_at - created_at", source),
+            window,
+        )
+        .await
+    }
+
+    /// First-response time per day and tier, key = `<day>:<tier>`.
+    pub async fn first_response_by_day(&self, window: Window) -> StorageResult<Vec<Spread>> {
+        let key = format!("CAST(created_at / {DAY_MS} AS TEXT) || ':' || {TIER_KEY}");
+        self.spreads(&spread_sql(&key, "first_response_at - created_at", ANSWERED), window).await
+    }
+
+    /// Tickets opened per day in the window.
+    pub async fn tickets_by_day(&self, window: Window) -> StorageResult<Vec<DayVolume>> {
+        let sql = format!(
+            "SELECT created_at / {DAY_MS} AS day, COUNT(*) FROM tickets \
+             WHERE created_at >= $1 AND created_at < $2 GROUP BY created_at / {DAY_MS} ORDER BY day"
+        );
+        let rows: Vec<(i64, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(window.from_ms)
+                .bind(window.to_ms)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows.into_iter().map(|(day, tickets)| DayVolume { day, tickets }).collect())
+    }
+
+    /// Tickets opened in the window, and tickets closed in it, per tier.
+    pub async fn tickets_by_tier(&self, window: Window) -> StorageResult<Vec<TierCount>> {
+        let rows: Vec<(String, i64, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT tier, CAST(SUM(opened) AS BIGINT), CAST(SUM(closed) AS BIGINT) FROM ( \
+                   SELECT COALESCE(tier, '') AS tier, 1 AS opened, 0 AS closed FROM tickets \
+                     WHERE created_at >= $1 AND created_at < $2 \
+                   UNION ALL \
+                   SELECT COALESCE(tier, '') AS tier, 0 AS opened, 1 AS closed FROM tickets \
+                     WHERE closed_at >= $1 AND closed_at < $2) s \
+                 GROUP BY tier ORDER BY tier",
+            )
+            .bind(window.from_ms)
+            .bind(window.to_ms)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows.into_iter().map(|(tier, opened, closed)| TierCount { tier, opened, closed }).collect())
+    }
+
+    /// Per agent on the roster or holding tickets: tickets opened in the
+    /// window that they hold, and those tickets' ratings.
+    pub async fn agent_figures(&self, window: Window) -> StorageResult<Vec<AgentFigures>> {
+        let rows: Vec<(i64, Option<String>, i64, i64, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT t.assignee_id, a.display_name, COUNT(*), CAST(COALESCE(SUM(t.csat), 0) AS BIGINT), COUNT(t.csat) \
+                 FROM tickets t LEFT JOIN agents a ON a.user_id = t.assignee_id \
+                 WHERE t.created_at >= $1 AND t.created_at < $2 AND t.assignee_id IS NOT NULL \
+                 GROUP BY t.assignee_id, a.display_name ORDER BY COUNT(*) DESC, t.assignee_id",
+            )
+            .bind(window.from_ms)
+            .bind(window.to_ms)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(agent_id, name, tickets, csat_sum, csat_count)| AgentFigures {
+                agent_id,
+                name: name.unwrap_or_else(|| agent_id.to_string()),
+                tickets,
+                csat_sum,
+                csat_count,
+            })
+            .collect())
+    }
+
+    /// Overrides, reassignments, CRM fallbacks and ratings in the window.
+    pub async fn counters(&self, window: Window) -> StorageResult<Counters> {
+        let row: (i64, i64, i64, i64, i64) = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT \
+                   (SELECT COUNT(*) FROM escalations WHERE at >= $1 AND at < $2), \
+                   (SELECT COUNT(*) FROM audit_log WHERE action = 'reassign' AND at >= $1 AND at < $2), \
+                   (SELECT COUNT(*) FROM crm_calls WHERE outcome <> 'ok' AND at >= $1 AND at < $2), \
+                   (SELECT CAST(COALESCE(SUM(csat), 0) AS BIGINT) FROM tickets WHERE created_at >= $1 AND created_at < $2), \
+                   (SELECT COUNT(csat) FROM tickets WHERE created_at >= $1 AND created_at < $2)",
+            )
+            .bind(window.from_ms)
+            .bind(window.to_ms)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(Counters {
+            premium_overrides: row.0,
+            reassignments: row.1,
+            crm_fallbacks: row.2,
+            csat_sum: row.3,
+            csat_count: row.4,
+        })
+    }
+
+    /// The group's message budget over the window.
+    pub async fn group_budget(&self, window: Window) -> StorageResult<Budget> {
+        let from = window.from_ms.div_euclid(60_000);
+        let to = window.to_ms.div_euclid(60_000);
+        let source = "FROM group_minutes WHERE minute >= $1 AND minute < $2";
+        let spread =
+            self.spreads(&spread_sql("''", "messages", source), Window { from_ms: from, to_ms: to }).await?;
+        let (peak, longest): (Option<i64>, Option<i64>) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT MAX(messages), MAX(longest_wait_ms) FROM group_minutes WHERE minute >= $1 AND minute < $2")
+                .bind(from)
+                .bind(to)
+                .fetch_one(pool)
+                .await
+        })?;
+        let Some(spread) = spread.into_iter().next() else { return Ok(Budget::default()) };
+        Ok(Budget {
+            active_minutes: spread.count,
+            p50: spread.p50,
+            peak: peak.unwrap_or_default(),
+            longest_wait_ms: longest.unwrap_or_default(),
+        })
+    }
+
+    /// Stores what the CRM call for a ticket came to (replacing an earlier
+    /// record for the same ticket).
+    pub async fn record_crm_call(&self, call: &CrmCall) -> StorageResult<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO crm_calls (ticket_id, at, outcome, latency_ms, http_status, invalid_fields, tier, \
+                   preferred_agent_id, opened_circuit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (ticket_id) DO UPDATE SET at = excluded.at, outcome = excluded.outcome, \
+                   latency_ms = excluded.latency_ms, http_status = excluded.http_status, \
+                   invalid_fields = excluded.invalid_fields, tier = excluded.tier, \
+                   preferred_agent_id = excluded.preferred_agent_id, opened_circuit = excluded.opened_circuit",
+            )
+            .bind(call.ticket_id)
+            .bind(call.at_ms)
+            .bind(&call.outcome)
+            .bind(call.latency_ms)
+            .bind(call.http_status)
+            .bind(call.invalid_fields.join(","))
+            .bind(&call.tier)
+            .bind(call.preferred_agent_id)
+            .bind(call.opened_circuit)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// The CRM's health over the window.
+    pub async fn crm_health(&self, window: Window) -> StorageResult<CrmHealth> {
+        let outcomes: Vec<(String, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT outcome, COUNT(*) FROM crm_calls WHERE at >= $1 AND at < $2 GROUP BY outcome ORDER BY outcome",
+            )
+            .bind(window.from_ms)
+            .bind(window.to_ms)
+            .fetch_all(pool)
+            .await
+        })?;
+        let (openings,): (i64,) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT COUNT(*) FROM crm_calls WHERE opened_circuit AND at >= $1 AND at < $2")
+                .bind(window.from_ms)
+                .bind(window.to_ms)
+                .fetch_one(pool)
+                .await
+        })?;
+        let combos: Vec<(String, i64)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT invalid_fields, COUNT(*) FROM crm_calls \
+                 WHERE invalid_fields <> '' AND at >= $1 AND at < $2 GROUP BY invalid_fields",
+            )
+            .bind(window.from_ms)
+            .bind(window.to_ms)
+            .fetch_all(pool)
+            .await
+        })?;
+        let mut fields: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+        for (combo, n) in combos {
+            for name in combo.split(',').filter(|name| !name.is_empty()) {
+                *fields.entry(name.to_owned()).or_default() += n;
+            }
+        }
+        let mut invalid_fields: Vec<(String, i64)> = fields.into_iter().collect();
+        invalid_fields.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let source = "FROM crm_calls WHERE at >= $1 AND at < $2 AND latency_ms IS NOT NULL";
+        let latency = self.spreads(&spread_sql("''", "latency_ms", source), window).await?.into_iter().next();
+        let calls = outcomes.iter().filter(|(o, _)| o != "circuit_open").map(|(_, n)| n).sum();
+        Ok(CrmHealth { calls, outcomes, invalid_fields, latency, breaker_openings: openings })
+    }
+
+    /// Tickets opened in the window whose tier differs from the customer's
+    /// previous ticket with a tier (`detail` = `old→new`).
+    pub async fn tier_changes(&self, window: Window, limit: i64) -> StorageResult<(i64, Vec<Flagged>)> {
+        let base = "FROM tickets t JOIN tickets p ON p.id = ( \
+                 SELECT MAX(q.id) FROM tickets q \
+                 WHERE q.customer_id = t.customer_id AND q.id < t.id AND q.tier IS NOT NULL) \
+             WHERE t.created_at >= $1 AND t.created_at < $2 AND t.tier IS NOT NULL AND p.tier <> t.tier";
+        self.flagged(
+            &format!("SELECT COUNT(*) {base}"),
+            &format!("SELECT t.id, t.thread_id, p.tier || '→' || t.tier {base} ORDER BY t.id DESC LIMIT $3"),
+            window,
+            limit,
+        )
+        .await
+    }
+
+    /// Tickets whose CRM answer named a `preferred_agent_id` who is not an
+    /// agent now (`detail` = the id).
+    pub async fn unknown_preferred_agents(
+        &self,
+        window: Window,
+        limit: i64,
+    ) -> StorageResult<(i64, Vec<Flagged>)> {
+        let base = "FROM crm_calls c JOIN tickets t ON t.id = c.ticket_id \
+             WHERE c.at >= $1 AND c.at < $2 AND c.preferred_agent_id IS NOT NULL \
+               AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.user_id = c.preferred_agent_id)";
+        self.flagged(
+            &format!("SELECT COUNT(*) {base}"),
+            &format!(
+                "SELECT t.id, t.thread_id, CAST(c.preferred_agent_id AS TEXT) {base} ORDER BY t.id DESC LIMIT $3"
+            ),
+            window,
+            limit,
+        )
+        .await
+    }
+
+    /// Tickets whose CRM answer had values out of range (`detail` = the
+    /// fields' names).
+    pub async fn out_of_range(&self, window: Window, limit: i64) -> StorageResult<(i64, Vec<Flagged>)> {
+        let base = "FROM crm_calls c JOIN tickets t ON t.id = c.ticket_id \
+             WHERE c.at >= $1 AND c.at < $2 AND c.invalid_fields <> ''";
+        self.flagged(
+            &format!("SELECT COUNT(*) {base}"),
+            &format!("SELECT t.id, t.thread_id, c.invalid_fields {base} ORDER BY t.id DESC LIMIT $3"),
+            window,
+            limit,
+        )
+        .await
+    }
+
+    async fn flagged(
+        &self,
+        count_sql: &str,
+        rows_sql: &str,
+        window: Window,
+        limit: i64,
+    ) -> StorageResult<(i64, Vec<Flagged>)> {
+        let (count,): (i64,) = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(count_sql.to_owned()))
+                .bind(window.from_ms)
+                .bind(window.to_ms)
+                .fetch_one(pool)
+                .await
+        })?;
+        let rows: Vec<(i64, Option<i64>, String)> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(rows_sql.to_owned()))
+                .bind(window.from_ms)
+                .bind(window.to_ms)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok((
+            count,
+            rows.into_iter()
+                .map(|(ticket_id, thread_id, detail)| Flagged { ticket_id, thread_id, detail })
+                .collect(),
+        ))
+    }
+
+    /// Streams the tickets opened in the window, oldest first, to `each`
+    /// (rows are read one at a time, never all held in memory). Returns how
+    /// many there were.
+    pub async fn export_tickets<E>(
+        &self,
+        window: Window,
+        mut each: impl FnMut(ExportRow) -> Result<(), E>,
+    ) -> StorageResult<Result<u64, E>> {
+        const SQL: &str = "SELECT t.id, t.created_at, t.customer_id, t.customer_name, t.tier, t.category, \
+               t.priority, t.assignee_id, t.first_response_at, t.closed_at, t.escalation_count, t.csat, \
+               c.outcome AS crm_outcome, \
+               CASE WHEN c.outcome IS NULL THEN t.enrichment END AS legacy_enrichment, t.description \
+             FROM tickets t LEFT JOIN crm_calls c ON c.ticket_id = t.id \
+             WHERE t.created_at >= $1 AND t.created_at < $2 ORDER BY t.created_at, t.id";
+        let mut written = 0u64;
+        with_pool!(self, |pool| {
+            async {
+                let mut rows =
+                    sqlx::query_as::<_, ExportRow>(SQL).bind(window.from_ms).bind(window.to_ms).fetch(pool);
+                while let Some(row) = rows.try_next().await? {
+                    if let Err(error) = each(row) {
+                        return Ok(Err(error));
+                    }
+                    written += 1;
+                }
+                Ok(Ok(written))
+            }
+            .await
+        })
+    }
+}
