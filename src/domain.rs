@@ -221,15 +221,6 @@ impl TicketState {
     }
 }
 
-/// One ticket's timings, as read for statistics.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Timing {
-    pub tier: Option<Tier>,
-    pub created_ms: i64,
-    pub first_response_ms: Option<i64>,
-    pub closed_ms: Option<i64>,
-}
-
 /// Which rule gave a ticket its agent (or left it waiting), as stored with
 /// the ticket and counted in metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

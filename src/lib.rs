@@ -13,6 +13,7 @@ pub mod domain;
 pub mod group;
 pub mod http;
 pub mod i18n;
+pub mod insights;
 pub mod intake;
 pub mod routing;
 pub mod storage;

@@ -156,7 +156,6 @@ cmd-available = I can take tickets
 cmd-away = Pause new tickets for me
 cmd-offline = I'm done for today
 cmd-agents = Agents, skills, status and load
-cmd-queue = Tickets waiting for an agent
 cmd-agent-add = Add an agent (admins)
 cmd-agent-remove = Remove an agent (admins)
 cmd-skill-add = Give an agent a skill (admins)
@@ -197,11 +196,7 @@ status-set-away-gives-back = ✅ { $name } is away: no new tickets until you sen
 status-set-offline = ✅ { $name } is offline: no new tickets until you send /available. Tickets you have not answered yet go to another agent.
 roster-empty = No agents yet. An admin adds one with /agent_add <user id>.
 roster-title = Agents ({ $count }):
-roster-line = • { $name } ({ $id }) · { $status } · { $load }/{ $capacity } open · { $skills }
 roster-no-skills = no skills yet
-queue-empty = The queue is empty: every open ticket has an agent.
-queue-title = Waiting for an agent ({ $count }):
-queue-line = • #{ $id } · { $tier } · { $category } · priority { $priority } · waiting { $wait }
 queue-more = …and { $count } more.
 tier-unknown = tier unknown
 ticket-not-open = Ticket #{ $id } is closed; /reopen it first.
@@ -227,23 +222,6 @@ reason-override-released = { $previous } was released from it
 reason-reopened-previous-unavailable = reopened while { $previous } cannot take it (no longer an agent, not available, or at capacity): routed again
 reason-agent-offline = { $previous } went offline before answering: routed again
 reason-agent-away = { $previous } went away before answering: routed again
-cmd-stats = Response times, escalations and load
-stats-title = Last { $days ->
-    [one] day
-   *[other] { $days } days
-}: { $opened ->
-    [one] 1 ticket
-   *[other] { $opened } tickets
-} opened, { $closed } closed, { $overrides ->
-    [one] 1 premium override
-   *[other] { $overrides } premium overrides
-}.
-stats-frt-line = First response, { $tier }: p50 { $p50 } · p90 { $p90 } ({ $count } answered)
-stats-frt-none = No first responses yet.
-stats-resolution = Resolution time: p50 { $p50 } · p90 { $p90 } ({ $count } closed)
-stats-load-title = Load now:
-stats-load-line = • { $name }: { $load }/{ $capacity } open · { $status }
-
 # Kinds of messages, named in notices.
 kind-text = text message
 kind-photo = photo
@@ -260,3 +238,60 @@ kind-contact = contact
 kind-poll = poll
 kind-dice = dice
 kind-other = message
+
+# Insights (DESIGN §15).
+cmd-queue = Tickets nobody has answered yet
+cmd-stats = Response times, CSAT, load and a chart [period]
+cmd-audit = The CRM's health and data quality [period] (admins)
+cmd-export = Tickets as a CSV file [period] (admins)
+queue-empty = Nothing waiting: every open ticket has been answered.
+queue-title = Not answered yet ({ $count }), by priority then age:
+queue-line = • #{ $id } · { $tier } · { $category } · priority { $priority } · { $state } · waiting { $wait } { $link }
+queue-state-waiting = waiting for an agent
+queue-state-assigned = with { $name }, not answered
+roster-line = • { $name } ({ $id }) · { $status } · { $load }/{ $capacity } open · { $skills } · { $today }
+roster-today = today: { $count } answered, first response p50 { $p50 }
+roster-today-none = today: none answered
+usage-stats = Usage: /stats [period], for example /stats 24h, /stats 7d (the default) or /stats 30d.
+usage-audit = Usage: /audit [period], for example /audit 24h, /audit 7d (the default) or /audit 30d.
+usage-export = Usage: /export [period], for example /export 24h, /export 7d (the default) or /export 30d.
+stats-title = 📊 Last { $period } ({ $from } – { $to })
+stats-no-tickets = No tickets were opened or closed in this period.
+stats-tickets-title = Tickets opened / closed:
+stats-tickets-line = • { $tier }: { $opened } / { $closed }
+stats-frt-title = First response (p50 · p90):
+stats-frt-none = • no first responses yet
+stats-frt-line = • { $tier }: { $p50 } · { $p90 } ({ $count } answered)
+stats-resolution-title = Resolution (p50 · p90):
+stats-resolution-none = • none closed yet
+stats-resolution-line = • { $tier }: { $p50 } · { $p90 } ({ $count } closed)
+stats-counters = Premium overrides: { $overrides } · reassignments: { $reassignments } · CRM fallbacks: { $fallbacks }
+stats-csat = CSAT: { $average } ({ $count ->
+    [one] 1 rating
+   *[other] { $count } ratings
+})
+stats-agents-title = Agents (tickets · first response p50 · CSAT):
+stats-agent-line = • { $name }: { $tickets } · { $p50 } · { $csat } ({ $ratings })
+stats-budget = Group budget: { $p50 } messages/min median, peak { $peak } of Telegram's { $limit } · longest wait in the outbox { $wait }
+stats-budget-full = ⚠️ The group reached Telegram's limit: messages queued behind it. Consider a second support group.
+chart-title = First response p90 per tier, last { $period }
+chart-minutes-axis = FRT p90 (min)
+chart-tickets-axis = tickets / day
+chart-caption = First response p90 per tier per day, with tickets per day (last { $period })
+audit-title = 🔎 CRM audit, last { $period }
+audit-no-crm = No CRM is connected (ROUTING_WEBHOOK_URL is not set): tickets are routed without it.
+audit-no-calls = No CRM calls in this period.
+audit-calls = Calls: { $calls } · answered in time: { $answered } · timeouts: { $timeouts } · HTTP errors: { $http } · invalid bodies: { $invalid } · other failures: { $other }
+audit-latency = Latency: p50 { $p50 } · p99 { $p99 }
+audit-fallbacks = Tickets routed by fallback: { $fallbacks } (of them { $refused } while the circuit breaker was open) · breaker openings: { $openings }
+audit-invalid-fields = Invalid fields: { $fields }
+audit-flags-none = Data quality: no flags.
+audit-flag-tier-changed = Tier changed since the customer's previous ticket ({ $count }):
+audit-flag-unknown-agent = preferred_agent_id is not an agent ({ $count }):
+audit-flag-out-of-range = Values out of range, dropped ({ $count }):
+export-caption = { $count ->
+    [one] 1 ticket
+   *[other] { $count } tickets
+} opened in the last { $period }
+export-empty = No tickets were opened in the last { $period }: nothing to export.
+export-failed = The export could not be written; nothing was sent. Please try again.

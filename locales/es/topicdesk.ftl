@@ -155,7 +155,6 @@ cmd-available = Puedo recibir tickets
 cmd-away = Pausar tickets nuevos para mí
 cmd-offline = He terminado por hoy
 cmd-agents = Agentes, habilidades, estado y carga
-cmd-queue = Tickets esperando agente
 cmd-agent-add = Añadir un agente (admins)
 cmd-agent-remove = Quitar un agente (admins)
 cmd-skill-add = Dar una habilidad a un agente (admins)
@@ -193,11 +192,7 @@ status-set-away-gives-back = ✅ { $name } está ausente: no recibirás tickets 
 status-set-offline = ✅ { $name } está desconectado: no recibirás tickets nuevos hasta que envíes /available. Los tickets que aún no has respondido pasan a otro agente.
 roster-empty = Aún no hay agentes. Un admin los añade con /agent_add <id de usuario>.
 roster-title = Agentes ({ $count }):
-roster-line = • { $name } ({ $id }) · { $status } · { $load }/{ $capacity } abiertos · { $skills }
 roster-no-skills = sin habilidades todavía
-queue-empty = La cola está vacía: cada ticket abierto tiene agente.
-queue-title = Esperando agente ({ $count }):
-queue-line = • #{ $id } · { $tier } · { $category } · prioridad { $priority } · esperando { $wait }
 queue-more = …y { $count } más.
 tier-unknown = nivel desconocido
 ticket-not-open = El ticket #{ $id } está cerrado; reábrelo primero con /reopen.
@@ -223,26 +218,6 @@ reason-override-released = se liberó a { $previous }
 reason-reopened-previous-unavailable = reabierto mientras { $previous } no puede atenderlo (ya no es agente, no está disponible o está al máximo): enrutado de nuevo
 reason-agent-offline = { $previous } se desconectó antes de responder: enrutado de nuevo
 reason-agent-away = { $previous } se ausentó antes de responder: enrutado de nuevo
-cmd-stats = Tiempos de respuesta, escalados y carga
-stats-title = { $days ->
-    [one] Último día
-   *[other] Últimos { $days } días
-}: { $opened ->
-    [one] 1 ticket abierto
-   *[other] { $opened } tickets abiertos
-}, { $closed ->
-    [one] 1 cerrado
-   *[other] { $closed } cerrados
-}, { $overrides ->
-    [one] 1 escalado premium
-   *[other] { $overrides } escalados premium
-}.
-stats-frt-line = Primera respuesta, { $tier }: p50 { $p50 } · p90 { $p90 } ({ $count } respondidos)
-stats-frt-none = Aún no hay primeras respuestas.
-stats-resolution = Tiempo de resolución: p50 { $p50 } · p90 { $p90 } ({ $count } cerrados)
-stats-load-title = Carga actual:
-stats-load-line = • { $name }: { $load }/{ $capacity } abiertos · { $status }
-
 # Kinds of messages, named in notices.
 kind-text = mensaje de texto
 kind-photo = foto
@@ -259,3 +234,60 @@ kind-contact = contacto
 kind-poll = encuesta
 kind-dice = dado
 kind-other = mensaje
+
+# Informes (DESIGN §15).
+cmd-queue = Tickets que nadie ha respondido aún
+cmd-stats = Tiempos de respuesta, CSAT, carga y un gráfico [periodo]
+cmd-audit = Estado del CRM y calidad de sus datos [periodo] (admins)
+cmd-export = Tickets en un archivo CSV [periodo] (admins)
+queue-empty = Nada en espera: cada ticket abierto ya tiene respuesta.
+queue-title = Sin responder ({ $count }), por prioridad y antigüedad:
+queue-line = • #{ $id } · { $tier } · { $category } · prioridad { $priority } · { $state } · esperando { $wait } { $link }
+queue-state-waiting = esperando agente
+queue-state-assigned = con { $name }, sin responder
+roster-line = • { $name } ({ $id }) · { $status } · { $load }/{ $capacity } abiertos · { $skills } · { $today }
+roster-today = hoy: { $count } respondidos, primera respuesta p50 { $p50 }
+roster-today-none = hoy: ninguno respondido
+usage-stats = Uso: /stats [periodo], por ejemplo /stats 24h, /stats 7d (por defecto) o /stats 30d.
+usage-audit = Uso: /audit [periodo], por ejemplo /audit 24h, /audit 7d (por defecto) o /audit 30d.
+usage-export = Uso: /export [periodo], por ejemplo /export 24h, /export 7d (por defecto) o /export 30d.
+stats-title = 📊 Últimos { $period } ({ $from } – { $to })
+stats-no-tickets = No se abrió ni se cerró ningún ticket en este periodo.
+stats-tickets-title = Tickets abiertos / cerrados:
+stats-tickets-line = • { $tier }: { $opened } / { $closed }
+stats-frt-title = Primera respuesta (p50 · p90):
+stats-frt-none = • aún no hay primeras respuestas
+stats-frt-line = • { $tier }: { $p50 } · { $p90 } ({ $count } respondidos)
+stats-resolution-title = Resolución (p50 · p90):
+stats-resolution-none = • aún no hay cerrados
+stats-resolution-line = • { $tier }: { $p50 } · { $p90 } ({ $count } cerrados)
+stats-counters = Escalados premium: { $overrides } · reasignaciones: { $reassignments } · sin datos del CRM: { $fallbacks }
+stats-csat = CSAT: { $average } ({ $count ->
+    [one] 1 valoración
+   *[other] { $count } valoraciones
+})
+stats-agents-title = Agentes (tickets · primera respuesta p50 · CSAT):
+stats-agent-line = • { $name }: { $tickets } · { $p50 } · { $csat } ({ $ratings })
+stats-budget = Presupuesto del grupo: mediana { $p50 } mensajes/min, pico { $peak } de { $limit } que permite Telegram · espera más larga en la cola de envío { $wait }
+stats-budget-full = ⚠️ El grupo llegó al límite de Telegram: hubo mensajes en cola. Considere un segundo grupo de soporte.
+chart-title = Primera respuesta p90 por nivel, últimos { $period }
+chart-minutes-axis = p90 primera respuesta (min)
+chart-tickets-axis = tickets / día
+chart-caption = Primera respuesta p90 por nivel y día, con los tickets por día (últimos { $period })
+audit-title = 🔎 Auditoría del CRM, últimos { $period }
+audit-no-crm = No hay CRM conectado (ROUTING_WEBHOOK_URL no está definido): los tickets se asignan sin él.
+audit-no-calls = No hubo llamadas al CRM en este periodo.
+audit-calls = Llamadas: { $calls } · respondidas a tiempo: { $answered } · tiempos agotados: { $timeouts } · errores HTTP: { $http } · respuestas no válidas: { $invalid } · otros fallos: { $other }
+audit-latency = Latencia: p50 { $p50 } · p99 { $p99 }
+audit-fallbacks = Tickets asignados sin datos del CRM: { $fallbacks } (de ellos { $refused } con el cortacircuitos abierto) · aperturas del cortacircuitos: { $openings }
+audit-invalid-fields = Campos no válidos: { $fields }
+audit-flags-none = Calidad de datos: sin avisos.
+audit-flag-tier-changed = El nivel cambió desde el ticket anterior del cliente ({ $count }):
+audit-flag-unknown-agent = preferred_agent_id no es un agente ({ $count }):
+audit-flag-out-of-range = Valores fuera de rango, descartados ({ $count }):
+export-caption = { $count ->
+    [one] 1 ticket abierto
+   *[other] { $count } tickets abiertos
+} en los últimos { $period }
+export-empty = No se abrió ningún ticket en los últimos { $period }: no hay nada que exportar.
+export-failed = No se pudo escribir la exportación; no se envió nada. Inténtelo de nuevo.

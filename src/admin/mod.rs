@@ -1,6 +1,7 @@
 //! Admin and agent commands in the support group (DESIGN §8): the roster
 //! (`/agent_add`, `/agent_remove`, `/skill_add`, `/skill_remove`, `/agents`),
-//! the queue (`/queue`), self-service status (`/available`, `/away`,
+//! the insights (`/queue`, `/agents`, `/stats`, `/audit`, `/export`, in
+//! [`insights`]), self-service status (`/available`, `/away`,
 //! `/offline`) and ticket hand-offs (`/take`, `/reassign`).
 //!
 //! Every command answers where it was given. Admin commands from anyone not
@@ -8,7 +9,7 @@
 //! to the audit log with who made them.
 
 pub mod args;
-pub mod stats;
+pub mod insights;
 
 use fluent_bundle::FluentValue;
 use teloxide::{
@@ -20,10 +21,10 @@ use teloxide::{
 use crate::{
     domain::TicketStatus,
     i18n::Lang,
-    routing::{AgentStatus, reason::tier_label},
+    routing::AgentStatus,
     storage::{AgentUpsert, Audit},
     telegram::{HandlerError, chosen_reply, commands::GroupCommand, sender_lang, topic_thread},
-    tickets::{TicketDesk, note::category_label},
+    tickets::TicketDesk,
 };
 
 /// The admin/agent part of the support group's command tree.
@@ -34,9 +35,11 @@ pub fn branch() -> UpdateHandler<HandlerError> {
         .branch(case![GroupCommand::AgentRemove(args)].endpoint(agent_remove))
         .branch(case![GroupCommand::SkillAdd(args)].endpoint(skill_add))
         .branch(case![GroupCommand::SkillRemove(args)].endpoint(skill_remove))
-        .branch(case![GroupCommand::Agents].endpoint(roster))
-        .branch(case![GroupCommand::Queue].endpoint(queue))
-        .branch(case![GroupCommand::Stats].endpoint(show_stats))
+        .branch(case![GroupCommand::Agents].endpoint(insights::roster))
+        .branch(case![GroupCommand::Queue].endpoint(insights::queue))
+        .branch(case![GroupCommand::Stats(arg)].endpoint(insights::stats))
+        .branch(case![GroupCommand::Audit(arg)].endpoint(insights::audit))
+        .branch(case![GroupCommand::Export(arg)].endpoint(insights::export))
         .branch(case![GroupCommand::Available].endpoint(|d, m| set_status(d, m, AgentStatus::Available)))
         .branch(case![GroupCommand::Away].endpoint(|d, m| set_status(d, m, AgentStatus::Away)))
         .branch(case![GroupCommand::Offline].endpoint(|d, m| set_status(d, m, AgentStatus::Offline)))
@@ -276,155 +279,6 @@ fn status_label(desk: &TicketDesk, lang: Lang, status: AgentStatus) -> String {
     desk.i18n().t(lang, &format!("status-{}", status.as_str()))
 }
 
-async fn roster(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
-    let lang = sender_lang(&msg);
-    let agents = desk.storage().roster().await?;
-    if agents.is_empty() {
-        return reply_key(&desk, &msg, "roster-empty").await;
-    }
-    let i18n = desk.i18n();
-    let mut lines = vec![i18n.t_args(lang, "roster-title", &[("count", FluentValue::from(agents.len()))])];
-    for agent in agents {
-        let skills = if agent.skills.is_empty() {
-            i18n.t(lang, "roster-no-skills")
-        } else {
-            agent.skills.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-        };
-        lines.push(i18n.t_args(
-            lang,
-            "roster-line",
-            &[
-                ("name", agent.name.clone().into()),
-                ("id", agent.id.into()),
-                ("status", status_label(&desk, lang, agent.status).into()),
-                ("load", agent.open_tickets.into()),
-                ("capacity", agent.capacity.into()),
-                ("skills", skills.into()),
-            ],
-        ));
-    }
-    reply(&desk, &msg, lines.join("\n")).await
-}
-
-/// "4m", "2h 5m": how long a ticket has waited.
-pub fn wait_label(waited_ms: i64) -> String {
-    let minutes = waited_ms.max(0) / 60_000;
-    match minutes {
-        0 => format!("{}s", waited_ms.max(0) / 1000),
-        1..=59 => format!("{minutes}m"),
-        _ => format!("{}h {}m", minutes / 60, minutes % 60),
-    }
-}
-
-async fn queue(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
-    let lang = sender_lang(&msg);
-    let waiting = desk.storage().queue(QUEUE_SHOWN).await?;
-    if waiting.is_empty() {
-        return reply_key(&desk, &msg, "queue-empty").await;
-    }
-    let total = desk.storage().queue_length().await?.max(waiting.len() as i64);
-    let more = total - waiting.len() as i64;
-    let i18n = desk.i18n();
-    let now = desk.now_ms();
-    let mut lines = vec![i18n.t_args(lang, "queue-title", &[("count", total.into())])];
-    for ticket in waiting {
-        let tier = match ticket.tier {
-            Some(tier) => tier_label(i18n, lang, tier),
-            None => i18n.t(lang, "tier-unknown"),
-        };
-        lines.push(i18n.t_args(
-            lang,
-            "queue-line",
-            &[
-                ("id", ticket.id.0.into()),
-                ("tier", tier.into()),
-                ("category", category_label(i18n, lang, &ticket.category).into()),
-                ("priority", ticket.priority.into()),
-                ("wait", wait_label(now - ticket.created_at_ms).into()),
-            ],
-        ));
-    }
-    if more > 0 {
-        lines.push(i18n.t_args(lang, "queue-more", &[("count", more.into())]));
-    }
-    reply(&desk, &msg, lines.join("\n")).await
-}
-
-/// How many waiting tickets `/queue` lists (a Telegram message holds about 30
-/// such lines comfortably); the rest are counted.
-const QUEUE_SHOWN: i64 = 30;
-
-/// The window `/stats` looks at.
-const STATS_DAYS: i64 = 30;
-
-async fn show_stats(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
-    let lang = sender_lang(&msg);
-    let i18n = desk.i18n();
-    let since = desk.now_ms() - STATS_DAYS * 24 * 3600 * 1000;
-    let rows = desk.storage().timing_rows(since).await?;
-    let overrides = desk.storage().escalations_since(since).await?;
-    let opened = rows.len();
-    let closed = rows.iter().filter(|r| r.closed_ms.is_some()).count();
-    let mut lines = vec![i18n.t_args(
-        lang,
-        "stats-title",
-        &[
-            ("days", STATS_DAYS.into()),
-            ("opened", FluentValue::from(opened)),
-            ("closed", FluentValue::from(closed)),
-            ("overrides", overrides.into()),
-        ],
-    )];
-    let by_tier = stats::first_response_by_tier(&rows);
-    if by_tier.is_empty() {
-        lines.push(i18n.t(lang, "stats-frt-none"));
-    }
-    for (tier, p) in by_tier {
-        let tier = match tier {
-            Some(tier) => tier_label(i18n, lang, tier),
-            None => i18n.t(lang, "tier-unknown"),
-        };
-        lines.push(i18n.t_args(
-            lang,
-            "stats-frt-line",
-            &[
-                ("tier", tier.into()),
-                ("p50", wait_label(p.p50).into()),
-                ("p90", wait_label(p.p90).into()),
-                ("count", FluentValue::from(p.count)),
-            ],
-        ));
-    }
-    if let Some(p) = stats::resolution(&rows) {
-        lines.push(i18n.t_args(
-            lang,
-            "stats-resolution",
-            &[
-                ("p50", wait_label(p.p50).into()),
-                ("p90", wait_label(p.p90).into()),
-                ("count", FluentValue::from(p.count)),
-            ],
-        ));
-    }
-    let roster = desk.storage().roster().await?;
-    if !roster.is_empty() {
-        lines.push(i18n.t(lang, "stats-load-title"));
-        for agent in roster {
-            lines.push(i18n.t_args(
-                lang,
-                "stats-load-line",
-                &[
-                    ("name", agent.name.clone().into()),
-                    ("load", agent.open_tickets.into()),
-                    ("capacity", agent.capacity.into()),
-                    ("status", status_label(&desk, lang, agent.status).into()),
-                ],
-            ));
-        }
-    }
-    reply(&desk, &msg, lines.join("\n")).await
-}
-
 async fn set_status(desk: TicketDesk, msg: Message, status: AgentStatus) -> Result<(), HandlerError> {
     let Some(user) = msg.from.as_ref() else { return Ok(()) };
     let id = user.id.0 as i64;
@@ -567,17 +421,4 @@ async fn ticket_of_topic(
         reply_key(desk, msg, key).await?;
     }
     Ok(ticket)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wait_label;
-
-    #[test]
-    fn waits_read_naturally() {
-        assert_eq!(wait_label(12_000), "12s");
-        assert_eq!(wait_label(4 * 60_000 + 5_000), "4m");
-        assert_eq!(wait_label(125 * 60_000), "2h 5m");
-        assert_eq!(wait_label(-5), "0s");
-    }
 }

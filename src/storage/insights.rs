@@ -138,6 +138,9 @@ pub struct ExportRow {
     pub description: String,
 }
 
+/// A group's key, size and p50/p90/p99 as the percentile query returns them.
+type SpreadRow = (String, i64, Option<i64>, Option<i64>, Option<i64>);
+
 const DAY_MS: i64 = 86_400_000;
 
 /// Adds a finished batch's group messages to its minute (the tail of an
@@ -172,7 +175,7 @@ const TIER_KEY: &str = "COALESCE(tier, '')";
 
 impl Storage {
     async fn spreads(&self, sql: &str, window: Window) -> StorageResult<Vec<Spread>> {
-        let rows: Vec<(String, i64, Option<i64>, Option<i64>, Option<i64>)> = with_pool!(self, |pool| {
+        let rows: Vec<SpreadRow> = with_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
                 .bind(window.from_ms)
                 .bind(window.to_ms)

@@ -14,8 +14,8 @@ mod agents;
 mod dialogues;
 mod escalations;
 mod inbox;
-mod outbox;
 mod insights;
+mod outbox;
 mod pairs;
 
 use std::{str::FromStr, time::Duration};
@@ -30,7 +30,8 @@ pub use agents::{AgentUpsert, Audit};
 pub use escalations::{EscalationRow, OverridePlan};
 pub use inbox::PendingUpdate;
 pub use insights::{
-    AgentFigures, Budget, Counters, CrmCall, CrmHealth, DayVolume, ExportRow, Flagged, Spread, TierCount, Window,
+    AgentFigures, Budget, Counters, CrmCall, CrmHealth, DayVolume, ExportRow, Flagged, Spread, TierCount,
+    Window,
 };
 pub use outbox::{
     DialogueChange, FinishedJob, HandledUpdate, NewOutboxRow, OutboxCounts, OutboxRow, QueuedRow,

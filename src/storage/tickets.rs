@@ -764,47 +764,6 @@ impl Storage {
     }
 }
 
-impl Storage {
-    /// Timings of tickets opened since `since_ms`, for `/stats`.
-    pub async fn timing_rows(&self, since_ms: i64) -> StorageResult<Vec<crate::domain::Timing>> {
-        #[derive(sqlx::FromRow)]
-        struct TimingRow {
-            tier: Option<String>,
-            created_at: i64,
-            first_response_at: Option<i64>,
-            closed_at: Option<i64>,
-        }
-        let rows: Vec<TimingRow> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT tier, created_at, first_response_at, closed_at FROM tickets WHERE created_at >= $1",
-            )
-            .bind(since_ms)
-            .fetch_all(pool)
-            .await
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|row| crate::domain::Timing {
-                tier: row.tier.as_deref().and_then(Tier::parse),
-                created_ms: row.created_at,
-                first_response_ms: row.first_response_at,
-                closed_ms: row.closed_at,
-            })
-            .collect())
-    }
-
-    /// How many premium overrides happened since `since_ms`.
-    pub async fn escalations_since(&self, since_ms: i64) -> StorageResult<i64> {
-        let (n,): (i64,) = with_pool!(self, |pool| {
-            sqlx::query_as("SELECT COUNT(*) FROM escalations WHERE at >= $1")
-                .bind(since_ms)
-                .fetch_one(pool)
-                .await
-        })?;
-        Ok(n)
-    }
-}
-
 /// SQLite has one writer: its transactions never overlap, so each claim's
 /// capacity check in its UPDATE counts every earlier assignment.
 async fn assign_tickets_sqlite(

@@ -221,6 +221,7 @@ async fn outbox_rows_are_stored_with_their_inbox_mark_once_and_finished_in_batch
                 id: pending[1].id,
                 refused: Some("Forbidden: bot was blocked by the user".into()),
                 pairs: Vec::new(),
+                into_group: false,
             },
         ];
         s.outbox_finish(&finished, 4).await.expect("finish");
