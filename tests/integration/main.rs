@@ -10,6 +10,7 @@ mod binary;
 mod conversation;
 mod crash;
 mod delivery;
+mod insights;
 mod languages;
 mod lifecycle;
 mod lost;

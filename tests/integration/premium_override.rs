@@ -127,11 +127,16 @@ async fn standard_and_answered_premium_tickets_are_left_alone() {
     assert!(bot.db.storage.escalations().await.expect("q").is_empty());
     let stats = {
         let id = bot.sim.group_text(&SimUser::operator(1001, "Alice"), None, "/stats");
-        bot.sim.wait_for_message(SUPPORT_GROUP_ID, None, |m| m.reply_to_message_id == Some(id)).await
+        bot.sim
+            .wait_for_message(SUPPORT_GROUP_ID, None, |m| {
+                m.reply_to_message_id == Some(id) && m.text.is_some()
+            })
+            .await
     };
     let stats = stats.body().unwrap_or_default();
-    assert!(stats.starts_with("Last 30 days: 2 tickets opened, 0 closed, 0 premium overrides."), "{stats}");
-    assert!(stats.contains("First response, Premium: p50 "), "{stats}");
+    assert!(stats.starts_with("📊 Last 7d"), "{stats}");
+    assert!(stats.contains("Premium overrides: 0 ·"), "{stats}");
+    assert!(stats.contains("First response (p50 · p90):\n• Premium: "), "{stats}");
     for id in [standard, premium] {
         let t = bot.db.storage.ticket(TicketId(id)).await.expect("q").expect("t");
         assert_eq!(t.assignee_id, Some(1001), "ticket {id} stays with Alice");

@@ -32,8 +32,9 @@ pub(crate) async fn add_billing_agent(bot: &TestBot, user: &SimUser) {
 /// Runs a command in General and waits for the bot's answer to it.
 pub(crate) async fn command(bot: &TestBot, user: &SimUser, text: &str) -> String {
     let id = bot.sim.group_text(user, None, text);
+    // The text answer (a /stats chart comes as a photo beside it).
     bot.sim
-        .wait_for_message(SUPPORT_GROUP_ID, None, |m| m.reply_to_message_id == Some(id))
+        .wait_for_message(SUPPORT_GROUP_ID, None, |m| m.reply_to_message_id == Some(id) && m.text.is_some())
         .await
         .body()
         .unwrap_or_default()
@@ -293,7 +294,13 @@ async fn a_queued_ticket_is_assigned_when_an_agent_becomes_available() {
     assert!(note.contains("waits in the queue (priority 50)"), "{note}");
     let queue = command(&bot, &alice, "/queue").await;
     assert!(
-        queue.contains(&format!("#{ticket} · tier unknown · Billing and payments · priority 50")),
+        queue.contains(&format!(
+            "#{ticket} · tier unknown · Billing and payments · priority 50 · waiting for an agent · waiting "
+        )),
+        "{queue}"
+    );
+    assert!(
+        queue.contains(&format!("https://t.me/c/{}/{thread}", -SUPPORT_GROUP_ID - 1_000_000_000_000)),
         "{queue}"
     );
 
@@ -310,7 +317,22 @@ async fn a_queued_ticket_is_assigned_when_an_agent_becomes_available() {
     assert_eq!(stored.assignee_id, Some(1001));
     let unpinned = bot.sim.calls_to("unpinChatMessage");
     assert!(unpinned.iter().any(|c| c.params["message_id"] == first_note), "the old note is unpinned");
-    assert_eq!(command(&bot, &alice, "/queue").await, "The queue is empty: every open ticket has an agent.");
+    // Assigned but not answered yet: still listed, with its agent.
+    let queue = command(&bot, &alice, "/queue").await;
+    assert!(queue.contains(&format!("#{ticket} ")) && queue.contains("with Alice, not answered"), "{queue}");
+    let reply = bot.sim.group_text(&alice, Some(thread), "On it");
+    bot.sim.wait_for_message(970, None, |m| m.copied_from == Some((SUPPORT_GROUP_ID, reply))).await;
+    for _ in 0..100 {
+        let stored = bot.db.storage.ticket(TicketId(ticket)).await.expect("q").expect("ticket");
+        if stored.answered_at_ms.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        command(&bot, &alice, "/queue").await,
+        "Nothing waiting: every open ticket has been answered."
+    );
     bot.stop().await.expect("clean stop");
 }
 
@@ -376,11 +398,14 @@ async fn admin_commands_are_refused_to_others_and_explain_their_usage() {
     command(&bot, &root, "/agent_add 1001 3").await;
     command(&bot, &root, "/skill_add 1001 billing:3").await;
     let roster = command(&bot, &root, "/agents").await;
-    assert_eq!(roster, "Agents (1):\n• Agent 1001 (1001) · available · 0/3 open · billing:3");
+    assert_eq!(
+        roster,
+        "Agents (1):\n• Agent 1001 (1001) · available · 0/3 open · billing:3 · today: none answered"
+    );
     let stats = command(&bot, &root, "/stats").await;
-    assert!(stats.starts_with("Last 30 days: 0 tickets opened, 0 closed, 0 premium overrides."), "{stats}");
-    assert!(stats.contains("No first responses yet."), "{stats}");
-    assert!(stats.contains("• Agent 1001: 0/3 open · available"), "{stats}");
+    assert!(stats.starts_with("📊 Last 7d ("), "{stats}");
+    assert!(stats.ends_with("No tickets were opened or closed in this period."), "{stats}");
+    assert!(command(&bot, &root, "/stats yesterday").await.starts_with("Usage: /stats [period]"));
     let removed = command(&bot, &root, "/agent_remove 1001").await;
     assert!(
         removed.starts_with("✅ Agent 1001 (1001) is no longer an agent. They had no open tickets."),

@@ -266,7 +266,7 @@ async fn roster_replies_name_people_and_say_what_they_do() {
         bot.db.storage.create_ticket(&ticket).await.expect("ticket");
     }
     let queue = command(&bot, &root, "/queue").await;
-    assert!(queue.starts_with("Waiting for an agent (33)"), "{queue}");
+    assert!(queue.starts_with("Not answered yet (33)"), "{queue}");
     assert!(queue.trim_end().ends_with("…and 3 more."), "{queue}");
 
     // Removing names the person.
