@@ -13,7 +13,10 @@ use super::{admin, reply, reply_key, status_label};
 use crate::{
     domain::Tier,
     i18n::{I18n, Lang},
-    insights::{chart, export, period},
+    insights::{
+        chart, export, period,
+        stats::{self, StatsFigures},
+    },
     routing::reason::tier_label,
     storage::{Spread, Ticket, Window},
     telegram::{HandlerError, sender_lang, topic_thread},
@@ -35,6 +38,8 @@ pub fn wait_label(waited_ms: i64) -> String {
     let ms = waited_ms.max(0);
     let minutes = ms / 60_000;
     match minutes {
+        0 if ms == 0 => "0s".to_owned(),
+        0 if ms < 1000 => format!("{ms}ms"),
         0 if ms < 10_000 && ms % 1000 != 0 => format!("{:.1}s", ms as f64 / 1000.0),
         0 => format!("{}s", ms / 1000),
         1..=59 => format!("{minutes}m"),
@@ -49,11 +54,6 @@ fn tier_name(i18n: &I18n, lang: Lang, stored: &str) -> String {
         Some(tier) => tier_label(i18n, lang, tier),
         None => i18n.t(lang, "tier-unknown"),
     }
-}
-
-/// Tiers in the order figures are shown: premium first, unknown last.
-fn tier_order(stored: &str) -> usize {
-    ["premium", "standard", "basic"].iter().position(|t| *t == stored).unwrap_or(3)
 }
 
 /// Sends `lines` as one reply, or several when they exceed Telegram's
@@ -199,10 +199,9 @@ pub async fn roster(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> 
 }
 
 /// "p50 2m · p90 14m (12)" for each tier, in tier order.
-fn spread_lines(i18n: &I18n, lang: Lang, key: &str, mut spreads: Vec<Spread>) -> Vec<String> {
-    spreads.sort_by_key(|s| tier_order(&s.key));
+fn spread_lines(i18n: &I18n, lang: Lang, key: &str, spreads: &[Spread]) -> Vec<String> {
     spreads
-        .into_iter()
+        .iter()
         .map(|s| {
             i18n.t_args(
                 lang,
@@ -227,28 +226,65 @@ fn csat_label(sum: i64, count: i64) -> String {
 pub async fn stats(desk: TicketDesk, msg: Message, arg: String) -> Result<(), HandlerError> {
     let lang = sender_lang(&msg);
     let Some((span, window)) = read_period(&desk, &msg, &arg, "usage-stats").await? else { return Ok(()) };
-    let storage = desk.storage();
-    let i18n = desk.i18n();
     let label = period::label(span);
-    let tiers = storage.tickets_by_tier(window).await?;
-    let opened: i64 = tiers.iter().map(|t| t.opened).sum();
+    let figures = stats::gather(desk.storage(), window).await?;
+    let lines = stats_lines(desk.i18n(), lang, &label, window, &figures);
+    if !figures.days.is_empty() {
+        let labels = chart_labels(desk.i18n(), lang, &label);
+        let days = figures.days;
+        match tokio::task::spawn_blocking(move || chart::render_frt_chart(&days, &labels)).await {
+            Ok(Ok(png)) => {
+                let caption = desk.i18n().t_args(lang, "chart-caption", &[("period", label.into())]);
+                let file = GroupFile::Photo { png, name: "stats.png".to_owned(), caption };
+                if let Err(error) = desk.send_group_file(topic_thread(&msg), Some(msg.id), file).await {
+                    tracing::warn!(%error, "cannot send the /stats chart");
+                }
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "cannot draw the /stats chart"),
+            Err(error) => tracing::warn!(%error, "the /stats chart task failed"),
+        }
+    }
+    reply_lines(&desk, &msg, lines).await
+}
+
+/// The chart's words in the reader's language.
+pub fn chart_labels(i18n: &I18n, lang: Lang, period: &str) -> chart::ChartLabels {
+    chart::ChartLabels {
+        title: i18n.t_args(lang, "chart-title", &[("period", period.into())]),
+        tiers: [
+            i18n.t(lang, "tier-premium"),
+            i18n.t(lang, "tier-standard"),
+            i18n.t(lang, "tier-basic"),
+            i18n.t(lang, "tier-unknown"),
+        ],
+        minutes_axis: i18n.t(lang, "chart-minutes-axis"),
+        tickets_axis: i18n.t(lang, "chart-tickets-axis"),
+    }
+}
+
+/// `/stats`' text, line by line.
+pub fn stats_lines(
+    i18n: &I18n,
+    lang: Lang,
+    period: &str,
+    window: Window,
+    figures: &StatsFigures,
+) -> Vec<String> {
     let mut lines = vec![i18n.t_args(
         lang,
         "stats-title",
         &[
-            ("period", label.clone().into()),
+            ("period", period.into()),
             ("from", export::iso_utc(window.from_ms).into()),
             ("to", export::iso_utc(window.to_ms).into()),
         ],
     )];
-    if opened == 0 && tiers.iter().all(|t| t.closed == 0) {
+    if figures.is_empty() {
         lines.push(i18n.t(lang, "stats-no-tickets"));
-        return reply_lines(&desk, &msg, lines).await;
+        return lines;
     }
-    let mut tiers = tiers;
-    tiers.sort_by_key(|t| tier_order(&t.tier));
     lines.push(i18n.t(lang, "stats-tickets-title"));
-    for t in &tiers {
+    for t in &figures.tiers {
         lines.push(i18n.t_args(
             lang,
             "stats-tickets-line",
@@ -259,19 +295,17 @@ pub async fn stats(desk: TicketDesk, msg: Message, arg: String) -> Result<(), Ha
             ],
         ));
     }
-    let frt = storage.first_response_by_tier(window).await?;
     lines.push(i18n.t(lang, "stats-frt-title"));
-    if frt.is_empty() {
+    if figures.first_response.is_empty() {
         lines.push(i18n.t(lang, "stats-frt-none"));
     }
-    lines.extend(spread_lines(i18n, lang, "stats-frt-line", frt));
-    let resolution = storage.resolution_by_tier(window).await?;
+    lines.extend(spread_lines(i18n, lang, "stats-frt-line", &figures.first_response));
     lines.push(i18n.t(lang, "stats-resolution-title"));
-    if resolution.is_empty() {
+    if figures.resolution.is_empty() {
         lines.push(i18n.t(lang, "stats-resolution-none"));
     }
-    lines.extend(spread_lines(i18n, lang, "stats-resolution-line", resolution));
-    let counters = storage.counters(window).await?;
+    lines.extend(spread_lines(i18n, lang, "stats-resolution-line", &figures.resolution));
+    let counters = &figures.counters;
     lines.push(i18n.t_args(
         lang,
         "stats-counters",
@@ -289,18 +323,18 @@ pub async fn stats(desk: TicketDesk, msg: Message, arg: String) -> Result<(), Ha
             ("count", counters.csat_count.into()),
         ],
     ));
-    let agents = storage.agent_figures(window).await?;
-    if !agents.is_empty() {
-        let frt: HashMap<String, i64> =
-            storage.first_response_by_agent(window).await?.into_iter().map(|s| (s.key, s.p50)).collect();
+    if !figures.agents.is_empty() {
         lines.push(i18n.t(lang, "stats-agents-title"));
-        for agent in agents {
-            let p50 = frt.get(&agent.agent_id.to_string()).map_or_else(|| "–".to_owned(), |p| wait_label(*p));
+        for agent in &figures.agents {
+            let p50 = figures
+                .agent_first_response_p50
+                .get(&agent.agent_id)
+                .map_or_else(|| "–".to_owned(), |p| wait_label(*p));
             lines.push(i18n.t_args(
                 lang,
                 "stats-agent-line",
                 &[
-                    ("name", agent.name.into()),
+                    ("name", agent.name.clone().into()),
                     ("tickets", agent.tickets.into()),
                     ("p50", p50.into()),
                     ("csat", csat_label(agent.csat_sum, agent.csat_count).into()),
@@ -309,7 +343,7 @@ pub async fn stats(desk: TicketDesk, msg: Message, arg: String) -> Result<(), Ha
             ));
         }
     }
-    let budget = storage.group_budget(window).await?;
+    let budget = &figures.budget;
     lines.push(i18n.t_args(
         lang,
         "stats-budget",
@@ -323,72 +357,7 @@ pub async fn stats(desk: TicketDesk, msg: Message, arg: String) -> Result<(), Ha
     if budget.peak >= i64::from(GROUP_LIMIT) {
         lines.push(i18n.t(lang, "stats-budget-full"));
     }
-    send_chart(&desk, &msg, lang, window, &label).await?;
-    reply_lines(&desk, &msg, lines).await
-}
-
-/// The chart of `/stats`: first-response p90 per tier per day, with the
-/// daily volume. A failure to draw or send it is logged and the figures
-/// still go out.
-async fn send_chart(
-    desk: &TicketDesk,
-    msg: &Message,
-    lang: Lang,
-    window: Window,
-    label: &str,
-) -> Result<(), HandlerError> {
-    let storage = desk.storage();
-    let volumes = storage.tickets_by_day(window).await?;
-    if volumes.is_empty() {
-        return Ok(());
-    }
-    let p90s = storage.first_response_by_day(window).await?;
-    let first = window.from_ms.div_euclid(DAY_MS);
-    let last = (window.to_ms - 1).div_euclid(DAY_MS);
-    let mut days: Vec<chart::DayPoint> = (first..=last)
-        .map(|day| chart::DayPoint { day_start_ms: day * DAY_MS, tickets: 0, frt_p90_ms: [None; 4] })
-        .collect();
-    for volume in volumes {
-        if let Some(point) = days.get_mut((volume.day - first) as usize) {
-            point.tickets = u64::try_from(volume.tickets).unwrap_or_default();
-        }
-    }
-    for spread in p90s {
-        let Some((day, tier)) = spread.key.split_once(':') else { continue };
-        let Ok(day) = day.parse::<i64>() else { continue };
-        if let Some(point) = days.get_mut((day - first) as usize) {
-            point.frt_p90_ms[tier_order(tier)] = Some(spread.p90);
-        }
-    }
-    let i18n = desk.i18n();
-    let labels = chart::ChartLabels {
-        title: i18n.t_args(lang, "chart-title", &[("period", label.into())]),
-        tiers: [
-            i18n.t(lang, "tier-premium"),
-            i18n.t(lang, "tier-standard"),
-            i18n.t(lang, "tier-basic"),
-            i18n.t(lang, "tier-unknown"),
-        ],
-        minutes_axis: i18n.t(lang, "chart-minutes-axis"),
-        tickets_axis: i18n.t(lang, "chart-tickets-axis"),
-    };
-    let png = match tokio::task::spawn_blocking(move || chart::render_frt_chart(&days, &labels)).await {
-        Ok(Ok(png)) => png,
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "cannot draw the /stats chart");
-            return Ok(());
-        }
-        Err(error) => {
-            tracing::warn!(%error, "the /stats chart task failed");
-            return Ok(());
-        }
-    };
-    let caption = i18n.t_args(lang, "chart-caption", &[("period", label.into())]);
-    let file = GroupFile::Photo { png, name: "stats.png".to_owned(), caption };
-    if let Err(error) = desk.send_group_file(topic_thread(msg), Some(msg.id), file).await {
-        tracing::warn!(%error, "cannot send the /stats chart");
-    }
-    Ok(())
+    lines
 }
 
 /// `/audit [period]` (admins): the CRM's health and data-quality flags.
@@ -493,10 +462,17 @@ pub async fn export(desk: TicketDesk, msg: Message, arg: String) -> Result<(), H
             return reply_key(&desk, &msg, "export-failed").await;
         }
     };
-    let written = match write_export(&desk, window, &file).await {
+    let out = match file.reopen() {
+        Ok(out) => out,
+        Err(error) => {
+            tracing::error!(%error, "cannot open the temporary file for /export");
+            return reply_key(&desk, &msg, "export-failed").await;
+        }
+    };
+    let written = match export::write(desk.storage(), window, out).await {
         Ok(written) => written,
-        Err(ExportError::Storage(error)) => return Err(error.into()),
-        Err(ExportError::Write(error)) => {
+        Err(export::ExportError::Storage(error)) => return Err(error.into()),
+        Err(error @ export::ExportError::Write(_)) => {
             tracing::error!(%error, "cannot write the /export file");
             return reply_key(&desk, &msg, "export-failed").await;
         }
@@ -518,29 +494,6 @@ pub async fn export(desk: TicketDesk, msg: Message, arg: String) -> Result<(), H
     Ok(())
 }
 
-enum ExportError {
-    Storage(crate::storage::StorageError),
-    Write(csv::Error),
-}
-
-async fn write_export(
-    desk: &TicketDesk,
-    window: Window,
-    file: &tempfile::NamedTempFile,
-) -> Result<u64, ExportError> {
-    let out = file.reopen().map_err(|e| ExportError::Write(e.into()))?;
-    let mut csv = export::CsvExport::new(std::io::BufWriter::new(out)).map_err(ExportError::Write)?;
-    let written = desk
-        .storage()
-        .export_tickets(window, |row| csv.row(&row))
-        .await
-        .map_err(ExportError::Storage)?
-        .map_err(ExportError::Write)?;
-    let mut out = csv.finish().map_err(ExportError::Write)?;
-    std::io::Write::flush(&mut out).map_err(|e| ExportError::Write(e.into()))?;
-    Ok(written)
-}
-
 #[cfg(test)]
 mod tests {
     use super::{csat_label, wait_label};
@@ -549,6 +502,8 @@ mod tests {
     fn durations_read_naturally() {
         assert_eq!(wait_label(12_000), "12s");
         assert_eq!(wait_label(1_500), "1.5s");
+        assert_eq!(wait_label(120), "120ms");
+        assert_eq!(wait_label(0), "0s");
         assert_eq!(wait_label(4 * 60_000 + 5_000), "4m");
         assert_eq!(wait_label(125 * 60_000), "2h 5m");
         assert_eq!(wait_label(3 * 86_400_000 + 4 * 3_600_000), "3d 4h");

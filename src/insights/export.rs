@@ -11,7 +11,7 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use crate::storage::{ExportRow, Window};
+use crate::storage::{ExportRow, Storage, StorageError, Window};
 
 /// The columns, in order: DESIGN §15's, then the customer's name and the
 /// ticket's description.
@@ -79,6 +79,25 @@ impl<W: Write> CsvExport<W> {
     pub fn finish(self) -> Result<W, csv::Error> {
         self.writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
     }
+}
+
+/// Why an export could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cannot write the export: {0}")]
+    Write(#[from] csv::Error),
+}
+
+/// Streams the tickets opened in `window` into `out` as CSV, row by row
+/// (never all in memory). Returns how many rows were written.
+pub async fn write(storage: &Storage, window: Window, out: impl Write) -> Result<u64, ExportError> {
+    let mut csv = CsvExport::new(std::io::BufWriter::with_capacity(64 * 1024, out))?;
+    let written = storage.export_tickets(window, |row| csv.row(&row)).await??;
+    let mut out = csv.finish()?;
+    out.flush().map_err(csv::Error::from)?;
+    Ok(written)
 }
 
 /// `2026-12-05T09:30:00Z`.

@@ -5,3 +5,4 @@
 pub mod chart;
 pub mod export;
 pub mod period;
+pub mod stats;
