@@ -76,6 +76,19 @@ async fn reply_lines(desk: &TicketDesk, msg: &Message, lines: Vec<String>) -> Re
     Ok(())
 }
 
+/// Whether the sender is an agent or an admin; answers others with a
+/// short refusal (DESIGN §15: `/stats`, `/queue`, `/agents`).
+async fn staff(desk: &TicketDesk, msg: &Message) -> Result<bool, HandlerError> {
+    if desk.is_staff(msg).await? {
+        return Ok(true);
+    }
+    let id = msg.from.as_ref().map_or(0, |u| u.id.0 as i64);
+    tracing::info!(user_id = id, "insights command refused: not an agent");
+    let text = desk.i18n().t_args(sender_lang(msg), "agent-only", &[("id", id.into())]);
+    reply(desk, msg, text).await?;
+    Ok(false)
+}
+
 /// Reads `[period]`; answers with the usage hint when it cannot.
 async fn read_period(
     desk: &TicketDesk,
@@ -95,6 +108,9 @@ async fn read_period(
 
 /// `/queue`: open tickets nobody has answered yet, by priority then age.
 pub async fn queue(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    if !staff(&desk, &msg).await? {
+        return Ok(());
+    }
     let lang = sender_lang(&msg);
     let tickets = desk.storage().unanswered(QUEUE_SHOWN).await?;
     if tickets.is_empty() {
@@ -156,6 +172,9 @@ fn queue_line(
 /// `/agents`: status, skills, load against capacity, and today's (UTC)
 /// answered tickets with their first-response p50.
 pub async fn roster(desk: TicketDesk, msg: Message) -> Result<(), HandlerError> {
+    if !staff(&desk, &msg).await? {
+        return Ok(());
+    }
     let lang = sender_lang(&msg);
     let agents = desk.storage().roster().await?;
     if agents.is_empty() {
@@ -224,6 +243,9 @@ fn csat_label(sum: i64, count: i64) -> String {
 
 /// `/stats [period]`: the figures as text, and the chart as a photo.
 pub async fn stats(desk: TicketDesk, msg: Message, arg: String) -> Result<(), HandlerError> {
+    if !staff(&desk, &msg).await? {
+        return Ok(());
+    }
     let lang = sender_lang(&msg);
     let Some((span, window)) = read_period(&desk, &msg, &arg, "usage-stats").await? else { return Ok(()) };
     let label = period::label(span);
@@ -319,17 +341,14 @@ pub fn stats_lines(
         lang,
         "stats-csat",
         &[
-            ("average", csat_label(counters.csat_sum, counters.csat_count).into()),
-            ("count", counters.csat_count.into()),
+            ("average", csat_label(figures.csat_sum, figures.csat_count).into()),
+            ("count", figures.csat_count.into()),
         ],
     ));
     if !figures.agents.is_empty() {
         lines.push(i18n.t(lang, "stats-agents-title"));
         for agent in &figures.agents {
-            let p50 = figures
-                .agent_first_response_p50
-                .get(&agent.agent_id)
-                .map_or_else(|| "–".to_owned(), |p| wait_label(*p));
+            let p50 = agent.first_response_p50.map_or_else(|| "–".to_owned(), wait_label);
             lines.push(i18n.t_args(
                 lang,
                 "stats-agent-line",

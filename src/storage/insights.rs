@@ -7,7 +7,8 @@
 
 use futures::TryStreamExt;
 
-use super::{Storage, StorageResult, with_pool};
+use super::{Storage, StorageError, StorageResult, with_pool};
+use crate::domain::Tier;
 
 /// A time window `[from_ms, to_ms)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,24 +28,18 @@ pub struct Spread {
     pub p99: i64,
 }
 
-/// Tickets opened and closed in a window, per tier (`""` = unknown).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TierCount {
-    pub tier: String,
-    pub opened: i64,
-    pub closed: i64,
+/// One ticket opened in a window, as `/stats` reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TicketTiming {
+    pub tier: Option<Tier>,
+    pub created_ms: i64,
+    pub first_response_ms: Option<i64>,
+    pub closed_ms: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub csat: Option<i64>,
 }
 
-/// One agent's figures over a window: tickets assigned to them that were
-/// opened in it, and the ratings of those tickets.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AgentFigures {
-    pub agent_id: i64,
-    pub name: String,
-    pub tickets: i64,
-    pub csat_sum: i64,
-    pub csat_count: i64,
-}
+type TimingRow = (Option<String>, i64, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
 
 /// Counts over a window that `/stats` shows beside the percentiles.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,8 +47,6 @@ pub struct Counters {
     pub premium_overrides: i64,
     pub reassignments: i64,
     pub crm_fallbacks: i64,
-    pub csat_sum: i64,
-    pub csat_count: i64,
 }
 
 /// The support group's message budget over a window.
@@ -66,13 +59,6 @@ pub struct Budget {
     pub peak: i64,
     /// The longest a message waited in the outbox before it went out.
     pub longest_wait_ms: i64,
-}
-
-/// One day of tickets (days are UTC, numbered from the epoch).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DayVolume {
-    pub day: i64,
-    pub tickets: i64,
 }
 
 /// What one CRM call for a ticket came to (DESIGN §15, `/audit`).
@@ -141,8 +127,6 @@ pub struct ExportRow {
 /// A group's key, size and p50/p90/p99 as the percentile query returns them.
 type SpreadRow = (String, i64, Option<i64>, Option<i64>, Option<i64>);
 
-const DAY_MS: i64 = 86_400_000;
-
 /// Adds a finished batch's group messages to its minute (the tail of an
 /// `INSERT INTO group_minutes … SELECT`).
 pub(super) const GROUP_MINUTES_UPSERT: &str = "ON CONFLICT (minute) DO UPDATE SET \
@@ -166,13 +150,6 @@ fn spread_sql(key: &str, value: &str, source: &str) -> String {
     )
 }
 
-/// Tickets opened in the window with a first response.
-const ANSWERED: &str =
-    "FROM tickets WHERE created_at >= $1 AND created_at < $2 AND first_response_at IS NOT NULL";
-/// Tickets opened in the window and closed.
-const RESOLVED: &str = "FROM tickets WHERE created_at >= $1 AND created_at < $2 AND closed_at IS NOT NULL";
-const TIER_KEY: &str = "COALESCE(tier, '')";
-
 impl Storage {
     async fn spreads(&self, sql: &str, window: Window) -> StorageResult<Vec<Spread>> {
         let rows: Vec<SpreadRow> = with_pool!(self, |pool| {
@@ -194,28 +171,6 @@ impl Storage {
             .collect())
     }
 
-    /// First-response time (opened → first agent message delivered) per
-    /// tier, over tickets opened in the window.
-    pub async fn first_response_by_tier(&self, window: Window) -> StorageResult<Vec<Spread>> {
-        self.spreads(&spread_sql(TIER_KEY, "first_response_at - created_at", ANSWERED), window).await
-    }
-
-    /// Resolution time (opened → closed) per tier.
-    pub async fn resolution_by_tier(&self, window: Window) -> StorageResult<Vec<Spread>> {
-        self.spreads(&spread_sql(TIER_KEY, "closed_at - created_at", RESOLVED), window).await
-    }
-
-    /// First-response time per agent (the ticket's current assignee), key =
-    /// the agent's id.
-    pub async fn first_response_by_agent(&self, window: Window) -> StorageResult<Vec<Spread>> {
-        let source = format!("{ANSWERED} AND assignee_id IS NOT NULL");
-        self.spreads(
-            &spread_sql("CAST(assignee_id AS TEXT)", "first_response_at - created_at", &source),
-            window,
-        )
-        .await
-    }
-
     /// Tickets each agent first answered in the window (their first
     /// response fell in it), with the first-response time: key = the
     /// agent's id (`/agents`' "today").
@@ -229,98 +184,65 @@ impl Storage {
         .await
     }
 
-    /// First-response time per day and tier, key = `<day>:<tier>`.
-    pub async fn first_response_by_day(&self, window: Window) -> StorageResult<Vec<Spread>> {
-        let key = format!("CAST(created_at / {DAY_MS} AS TEXT) || ':' || {TIER_KEY}");
-        self.spreads(&spread_sql(&key, "first_response_at - created_at", ANSWERED), window).await
+    /// The timings of every ticket opened in the window, streamed to
+    /// `each` (one pass over the window's tickets: `/stats` computes its
+    /// per-tier, per-agent and per-day figures from it).
+    pub async fn ticket_timings(
+        &self,
+        window: Window,
+        mut each: impl FnMut(TicketTiming),
+    ) -> StorageResult<()> {
+        const SQL: &str = "SELECT tier, created_at, first_response_at, closed_at, assignee_id, csat \
+             FROM tickets WHERE created_at >= $1 AND created_at < $2";
+        with_pool!(self, |pool| {
+            async {
+                let mut rows =
+                    sqlx::query_as::<_, TimingRow>(SQL).bind(window.from_ms).bind(window.to_ms).fetch(pool);
+                while let Some(row) = rows.try_next().await? {
+                    each(TicketTiming {
+                        tier: row.0.as_deref().and_then(Tier::parse),
+                        created_ms: row.1,
+                        first_response_ms: row.2,
+                        closed_ms: row.3,
+                        assignee_id: row.4,
+                        csat: row.5,
+                    });
+                }
+                Ok::<(), StorageError>(())
+            }
+            .await
+        })
     }
 
-    /// Tickets opened per day in the window.
-    pub async fn tickets_by_day(&self, window: Window) -> StorageResult<Vec<DayVolume>> {
-        let sql = format!(
-            "SELECT created_at / {DAY_MS} AS day, COUNT(*) FROM tickets \
-             WHERE created_at >= $1 AND created_at < $2 GROUP BY created_at / {DAY_MS} ORDER BY day"
-        );
-        let rows: Vec<(i64, i64)> = with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(window.from_ms)
-                .bind(window.to_ms)
-                .fetch_all(pool)
-                .await
-        })?;
-        Ok(rows.into_iter().map(|(day, tickets)| DayVolume { day, tickets }).collect())
-    }
-
-    /// Tickets opened in the window, and tickets closed in it, per tier.
-    pub async fn tickets_by_tier(&self, window: Window) -> StorageResult<Vec<TierCount>> {
-        let rows: Vec<(String, i64, i64)> = with_pool!(self, |pool| {
+    /// Tickets closed in the window, per tier (`""` = unknown).
+    pub async fn closed_by_tier(&self, window: Window) -> StorageResult<Vec<(String, i64)>> {
+        Ok(with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT tier, CAST(SUM(opened) AS BIGINT), CAST(SUM(closed) AS BIGINT) FROM ( \
-                   SELECT COALESCE(tier, '') AS tier, 1 AS opened, 0 AS closed FROM tickets \
-                     WHERE created_at >= $1 AND created_at < $2 \
-                   UNION ALL \
-                   SELECT COALESCE(tier, '') AS tier, 0 AS opened, 1 AS closed FROM tickets \
-                     WHERE closed_at >= $1 AND closed_at < $2) s \
-                 GROUP BY tier ORDER BY tier",
+                "SELECT COALESCE(tier, ''), COUNT(*) FROM tickets WHERE closed_at >= $1 AND closed_at < $2 \
+                 GROUP BY COALESCE(tier, '') ORDER BY COALESCE(tier, '')",
             )
             .bind(window.from_ms)
             .bind(window.to_ms)
             .fetch_all(pool)
             .await
-        })?;
-        Ok(rows.into_iter().map(|(tier, opened, closed)| TierCount { tier, opened, closed }).collect())
+        })?)
     }
 
-    /// Per agent on the roster or holding tickets: tickets opened in the
-    /// window that they hold, and those tickets' ratings.
-    pub async fn agent_figures(&self, window: Window) -> StorageResult<Vec<AgentFigures>> {
-        let rows: Vec<(i64, Option<String>, i64, i64, i64)> = with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT t.assignee_id, a.display_name, COUNT(*), CAST(COALESCE(SUM(t.csat), 0) AS BIGINT), COUNT(t.csat) \
-                 FROM tickets t LEFT JOIN agents a ON a.user_id = t.assignee_id \
-                 WHERE t.created_at >= $1 AND t.created_at < $2 AND t.assignee_id IS NOT NULL \
-                 GROUP BY t.assignee_id, a.display_name ORDER BY COUNT(*) DESC, t.assignee_id",
-            )
-            .bind(window.from_ms)
-            .bind(window.to_ms)
-            .fetch_all(pool)
-            .await
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|(agent_id, name, tickets, csat_sum, csat_count)| AgentFigures {
-                agent_id,
-                name: name.unwrap_or_else(|| agent_id.to_string()),
-                tickets,
-                csat_sum,
-                csat_count,
-            })
-            .collect())
-    }
-
-    /// Overrides, reassignments, CRM fallbacks and ratings in the window.
+    /// Premium overrides, reassignments and CRM fallbacks in the window.
     pub async fn counters(&self, window: Window) -> StorageResult<Counters> {
-        let row: (i64, i64, i64, i64, i64) = with_pool!(self, |pool| {
+        let row: (i64, i64, i64) = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT \
                    (SELECT COUNT(*) FROM escalations WHERE at >= $1 AND at < $2), \
                    (SELECT COUNT(*) FROM audit_log WHERE action = 'reassign' AND at >= $1 AND at < $2), \
-                   (SELECT COUNT(*) FROM crm_calls WHERE outcome <> 'ok' AND at >= $1 AND at < $2), \
-                   (SELECT CAST(COALESCE(SUM(csat), 0) AS BIGINT) FROM tickets WHERE created_at >= $1 AND created_at < $2), \
-                   (SELECT COUNT(csat) FROM tickets WHERE created_at >= $1 AND created_at < $2)",
+                   (SELECT COUNT(*) FROM crm_calls WHERE outcome <> 'ok' AND at >= $1 AND at < $2)",
             )
             .bind(window.from_ms)
             .bind(window.to_ms)
             .fetch_one(pool)
             .await
         })?;
-        Ok(Counters {
-            premium_overrides: row.0,
-            reassignments: row.1,
-            crm_fallbacks: row.2,
-            csat_sum: row.3,
-            csat_count: row.4,
-        })
+        Ok(Counters { premium_overrides: row.0, reassignments: row.1, crm_fallbacks: row.2 })
     }
 
     /// The group's message budget over the window.

@@ -29,10 +29,7 @@ use sqlx::{
 pub use agents::{AgentUpsert, Audit};
 pub use escalations::{EscalationRow, OverridePlan};
 pub use inbox::PendingUpdate;
-pub use insights::{
-    AgentFigures, Budget, Counters, CrmCall, CrmHealth, DayVolume, ExportRow, Flagged, Spread, TierCount,
-    Window,
-};
+pub use insights::{Budget, Counters, CrmCall, CrmHealth, ExportRow, Flagged, Spread, TicketTiming, Window};
 pub use outbox::{
     DialogueChange, FinishedJob, HandledUpdate, NewOutboxRow, OutboxCounts, OutboxRow, QueuedRow,
 };

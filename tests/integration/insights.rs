@@ -14,10 +14,11 @@ use crate::{
 };
 use topicdesk::{
     domain::{TicketId, Tier},
-    insights::export::{COLUMNS, CsvExport},
-    storage::{
-        Assignment, CrmCall, FinishedJob, NewOutboxRow, NewTicket, Spread, Storage, TierCount, Window,
+    insights::{
+        export::{COLUMNS, CsvExport},
+        stats::{self, TierCount},
     },
+    storage::{Assignment, CrmCall, FinishedJob, NewOutboxRow, NewTicket, Spread, Storage, Window},
 };
 
 const DAY: i64 = 86_400_000;
@@ -185,64 +186,54 @@ async fn figures_are_exact_and_the_same_on_both_backends() {
         let backend = s.backend_name();
         let (window, first_premium, first_basic, unknown) = seed(s).await;
 
+        let figures = stats::gather(s, window).await.expect("figures");
         assert_eq!(
-            s.tickets_by_tier(window).await.expect("q"),
+            figures.tiers,
             vec![
-                TierCount { tier: "".into(), opened: 1, closed: 0 },
-                TierCount { tier: "basic".into(), opened: 4, closed: 2 },
                 TierCount { tier: "premium".into(), opened: 10, closed: 0 },
+                TierCount { tier: "basic".into(), opened: 4, closed: 2 },
+                TierCount { tier: "".into(), opened: 1, closed: 0 },
             ],
             "{backend}: the earlier ticket, closed before the window, is not counted"
         );
         // Nearest rank: p50 of 1..10 min is the 5th, p90 the 9th, p99 the 10th.
         assert_eq!(
-            s.first_response_by_tier(window).await.expect("q"),
+            figures.first_response,
             vec![
+                spread("premium", 10, 5 * MIN, 9 * MIN, 10 * MIN),
                 spread("basic", 4, 20_000, 40_000, 40_000),
-                spread("premium", 10, 5 * MIN, 9 * MIN, 10 * MIN)
             ],
             "{backend}"
         );
-        assert_eq!(
-            s.resolution_by_tier(window).await.expect("q"),
-            vec![spread("basic", 2, 100_000, 300_000, 300_000)],
-            "{backend}"
-        );
-        assert_eq!(
-            s.first_response_by_agent(window).await.expect("q"),
-            vec![
-                spread(&ANN.to_string(), 10, 5 * MIN, 9 * MIN, 10 * MIN),
-                spread(&BEN.to_string(), 4, 20_000, 40_000, 40_000)
-            ],
-            "{backend}"
-        );
-        let day0 = D / DAY;
-        assert_eq!(
-            s.first_response_by_day(window).await.expect("q"),
-            vec![
-                spread(&format!("{day0}:premium"), 10, 5 * MIN, 9 * MIN, 10 * MIN),
-                spread(&format!("{}:basic", day0 + 1), 4, 20_000, 40_000, 40_000),
-            ],
-            "{backend}"
-        );
-        let volumes: Vec<(i64, i64)> =
-            s.tickets_by_day(window).await.expect("q").into_iter().map(|v| (v.day, v.tickets)).collect();
-        assert_eq!(volumes, vec![(day0, 10), (day0 + 1, 5)], "{backend}");
-
-        let agents = s.agent_figures(window).await.expect("q");
-        let agents: Vec<(i64, &str, i64, i64, i64)> = agents
+        assert_eq!(figures.resolution, vec![spread("basic", 2, 100_000, 300_000, 300_000)], "{backend}");
+        let agents: Vec<_> = figures
+            .agents
             .iter()
-            .map(|a| (a.agent_id, a.name.as_str(), a.tickets, a.csat_sum, a.csat_count))
+            .map(|a| (a.agent_id, a.name.as_str(), a.tickets, a.first_response_p50, a.csat_sum, a.csat_count))
             .collect();
-        assert_eq!(agents, vec![(ANN, "Ann", 10, 9, 2), (BEN, "Ben", 4, 3, 1)], "{backend}");
-
-        let counters = s.counters(window).await.expect("q");
+        assert_eq!(
+            agents,
+            vec![(ANN, "Ann", 10, Some(5 * MIN), 9, 2), (BEN, "Ben", 4, Some(20_000), 3, 1)],
+            "{backend}"
+        );
+        assert_eq!((figures.csat_sum, figures.csat_count), (12, 3), "{backend}");
+        let counters = &figures.counters;
         assert_eq!(
             (counters.premium_overrides, counters.reassignments, counters.crm_fallbacks),
             (0, 1, 4),
             "{backend}: timeout, HTTP error, circuit refusal and bad body fell back"
         );
-        assert_eq!((counters.csat_sum, counters.csat_count), (12, 3), "{backend}");
+        // The chart: both days of the window, with their volume and p90s.
+        let days: Vec<(i64, u64, [Option<i64>; 4])> =
+            figures.days.iter().map(|d| (d.day_start_ms, d.tickets, d.frt_p90_ms)).collect();
+        assert_eq!(
+            days,
+            vec![(D, 10, [Some(9 * MIN), None, None, None]), (D + DAY, 5, [None, None, Some(40_000), None])],
+            "{backend}"
+        );
+        let answered_today =
+            s.answered_by_agent(Window { from_ms: D + DAY, to_ms: D + 2 * DAY }).await.expect("q");
+        assert_eq!(answered_today, vec![spread(&BEN.to_string(), 4, 20_000, 40_000, 40_000)], "{backend}");
 
         let budget = s.group_budget(window).await.expect("q");
         assert_eq!(
@@ -353,6 +344,11 @@ async fn the_commands_answer_with_figures_a_chart_and_a_file() {
 
     // A bad period gets the usage hint; /audit and /export are for admins.
     assert!(command(&bot, &ann, "/stats soon").await.starts_with("Usage: /stats [period]"));
+    let outsider = SimUser::operator(777, "Olga");
+    for line in ["/stats", "/queue", "/agents"] {
+        let refusal = command(&bot, &outsider, line).await;
+        assert!(refusal.starts_with("This is for agents."), "{line}: {refusal}");
+    }
     assert!(command(&bot, &ann, "/audit").await.contains("admin"), "refused");
     assert!(command(&bot, &ann, "/export").await.contains("admin"), "refused");
     let audit = command(&bot, &root, "/audit 30d").await;
