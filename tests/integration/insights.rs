@@ -4,10 +4,13 @@
 
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::{
     routing::command,
     support::{
         bot::TestBot,
+        crm::{CrmReply, FakeCrm},
         db::TestDb,
         sim::{SUPPORT_GROUP_ID, SimKind, SimUser},
     },
@@ -377,5 +380,57 @@ async fn the_commands_answer_with_figures_a_chart_and_a_file() {
     assert_eq!(&rows[0][6], "11");
     assert!(rows[0][15].starts_with("'=1+1"), "{csv}");
     assert!(csv.contains("\r\n"), "RFC 4180 line ends");
+    bot.stop().await.expect("clean stop");
+}
+
+/// `/audit` through the bot with a real HTTP CRM: what each call came to is
+/// recorded by the enrichment path itself, and the flags link the tickets.
+#[tokio::test]
+async fn audit_counts_what_the_crm_answered() {
+    let crm = FakeCrm::start().await;
+    // Earlier ticket of customer 950: basic; the next one says premium.
+    crm.reply_for(950, CrmReply::Json(json!({"tier": "basic"})));
+    crm.reply_for(951, CrmReply::Json(json!({"tier": "platinum", "preferred_agent_id": 424242})));
+    crm.reply_for(952, CrmReply::Status(503));
+    crm.reply_for(953, CrmReply::Raw("not json".into()));
+    let mut bot = TestBot::start_with(&[("ROUTING_WEBHOOK_URL", crm.url()), ("ADMIN_IDS", "1")]).await;
+    let root = SimUser::operator(1, "Root");
+    let eve = SimUser::customer(950, "Eve");
+    let (first, first_thread) = bot.open_ticket(&eve, "billing", "first").await;
+    bot.sim.group_text(&root, Some(first_thread), "/close");
+    for _ in 0..100 {
+        let t = bot.db.storage.ticket(TicketId(first)).await.expect("q").expect("t");
+        if t.closed_at_ms.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    crm.reply_for(950, CrmReply::Json(json!({"tier": "premium"})));
+    let (second, second_thread) = bot.open_ticket(&eve, "billing", "second").await;
+    let (odd, odd_thread) = bot.open_ticket(&SimUser::customer(951, "Oda"), "billing", "x").await;
+    bot.open_ticket(&SimUser::customer(952, "Hal"), "billing", "x").await;
+    bot.open_ticket(&SimUser::customer(953, "Ira"), "billing", "x").await;
+
+    let audit = command(&bot, &root, "/audit 24h").await;
+    assert!(audit.starts_with("🔎 CRM audit, last 1d"), "{audit}");
+    assert!(
+        audit.contains(
+            "Calls: 5 · answered in time: 3 · timeouts: 0 · HTTP errors: 1 · invalid bodies: 1 · other failures: 0"
+        ),
+        "{audit}"
+    );
+    assert!(
+        audit.contains("Tickets routed by fallback: 2 (of them 0 while the circuit breaker was open)"),
+        "{audit}"
+    );
+    assert!(audit.contains("Invalid fields: tier ×1"), "{audit}");
+    assert!(audit.contains("Latency: p50 "), "{audit}");
+    let link = |thread: i32| format!("https://t.me/c/{}/{thread}", -SUPPORT_GROUP_ID - 1_000_000_000_000);
+    assert!(audit.contains("Tier changed since the customer's previous ticket (1):"), "{audit}");
+    assert!(audit.contains(&format!("• #{second} · basic→premium {}", link(second_thread))), "{audit}");
+    assert!(audit.contains("preferred_agent_id is not an agent (1):"), "{audit}");
+    assert!(audit.contains(&format!("• #{odd} · 424242 {}", link(odd_thread))), "{audit}");
+    assert!(audit.contains("Values out of range, dropped (1):"), "{audit}");
+    assert!(audit.contains(&format!("• #{odd} · tier {}", link(odd_thread))), "{audit}");
     bot.stop().await.expect("clean stop");
 }

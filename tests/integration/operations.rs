@@ -45,6 +45,9 @@ async fn metrics_are_scraped_in_prometheus_format() {
         "topicdesk_outbox_pending",
         "topicdesk_outbox_failed",
         "topicdesk_last_bot_api_success_timestamp_seconds",
+        // The support group's budget in the last full minute (DESIGN §15).
+        "topicdesk_group_messages_per_minute",
+        "topicdesk_group_longest_wait_seconds",
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
