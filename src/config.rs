@@ -325,7 +325,8 @@ fn parse_secret_token(raw: &str) -> Result<String, ConfigError> {
     }
 }
 
-fn parse_database_url(raw: Option<&str>) -> Result<DatabaseUrl, ConfigError> {
+/// Reads `DATABASE_URL` (`None`: the default SQLite file).
+pub fn parse_database_url(raw: Option<&str>) -> Result<DatabaseUrl, ConfigError> {
     let Some(raw) = raw else {
         return Ok(DatabaseUrl::Sqlite("sqlite://topicdesk.db".to_owned()));
     };
@@ -372,7 +373,8 @@ fn parse_admin_ids(raw: &str) -> Result<Vec<UserId>, ConfigError> {
     Ok(ids)
 }
 
-fn parse_categories(raw: &str) -> Result<Vec<Category>, ConfigError> {
+/// Reads `CATEGORIES` (`name:skill,...`; a name alone needs `general`).
+pub fn parse_categories(raw: &str) -> Result<Vec<Category>, ConfigError> {
     let mut categories: Vec<Category> = Vec::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (name, skill) = part.split_once(':').unwrap_or((part, "general"));

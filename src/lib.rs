@@ -16,6 +16,7 @@ pub mod i18n;
 pub mod insights;
 pub mod intake;
 pub mod routing;
+pub mod simulate;
 pub mod storage;
 pub mod telegram;
 pub mod telemetry;

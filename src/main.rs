@@ -8,6 +8,11 @@ use topicdesk::{config::Config, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("simulate") {
+        // The routing simulator needs no bot: no token, no group (DESIGN §16).
+        return tokio::task::block_in_place(|| topicdesk::simulate::main(&args[1..]));
+    }
     // A missing .env is normal; a malformed one is worth a line.
     if let Err(error) = dotenvy::dotenv()
         && !error.not_found()

@@ -33,20 +33,7 @@ const DAY_MS: i64 = 86_400_000;
 /// Telegram's limit on messages per minute into one group.
 const GROUP_LIMIT: u32 = crate::config::Limits::TELEGRAM.per_group.count;
 
-/// "4m", "2h 5m", "3d 4h": how long something took or waited.
-pub fn wait_label(waited_ms: i64) -> String {
-    let ms = waited_ms.max(0);
-    let minutes = ms / 60_000;
-    match minutes {
-        0 if ms == 0 => "0s".to_owned(),
-        0 if ms < 1000 => format!("{ms}ms"),
-        0 if ms < 10_000 && ms % 1000 != 0 => format!("{:.1}s", ms as f64 / 1000.0),
-        0 => format!("{}s", ms / 1000),
-        1..=59 => format!("{minutes}m"),
-        60..=1439 => format!("{}h {}m", minutes / 60, minutes % 60),
-        _ => format!("{}d {}h", minutes / 1440, minutes / 60 % 24),
-    }
-}
+pub use crate::insights::duration_label as wait_label;
 
 /// A tier as stored (`""` = unknown), in the reader's words.
 fn tier_name(i18n: &I18n, lang: Lang, stored: &str) -> String {

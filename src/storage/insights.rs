@@ -39,6 +39,9 @@ pub struct TicketTiming {
     pub csat: Option<i64>,
 }
 
+/// One ticket of the desk's history, for the routing simulator.
+pub type HistoryRow = (i64, Option<String>, String, Option<i64>, Option<i64>, i64);
+
 type TimingRow = (Option<String>, i64, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
 
 /// Counts over a window that `/stats` shows beside the percentiles.
@@ -417,6 +420,33 @@ impl Storage {
                 .map(|(ticket_id, thread_id, detail)| Flagged { ticket_id, thread_id, detail })
                 .collect(),
         ))
+    }
+
+    /// The tickets opened in the window, oldest first, as the routing
+    /// simulator replays them: `(created_at, tier, category,
+    /// first_response_at, closed_at, escalation_count)`, streamed.
+    pub async fn history<E>(
+        &self,
+        window: Window,
+        mut each: impl FnMut(HistoryRow) -> Result<(), E>,
+    ) -> StorageResult<Result<u64, E>> {
+        const SQL: &str = "SELECT created_at, tier, category, first_response_at, closed_at, escalation_count \
+             FROM tickets WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, id";
+        let mut read = 0u64;
+        with_pool!(self, |pool| {
+            async {
+                let mut rows =
+                    sqlx::query_as::<_, HistoryRow>(SQL).bind(window.from_ms).bind(window.to_ms).fetch(pool);
+                while let Some(row) = rows.try_next().await? {
+                    if let Err(error) = each(row) {
+                        return Ok(Err(error));
+                    }
+                    read += 1;
+                }
+                Ok(Ok(read))
+            }
+            .await
+        })
     }
 
     /// Streams the tickets opened in the window, oldest first, to `each`

@@ -29,7 +29,9 @@ use sqlx::{
 pub use agents::{AgentUpsert, Audit};
 pub use escalations::{EscalationRow, OverridePlan};
 pub use inbox::PendingUpdate;
-pub use insights::{Budget, Counters, CrmCall, CrmHealth, ExportRow, Flagged, Spread, TicketTiming, Window};
+pub use insights::{
+    Budget, Counters, CrmCall, CrmHealth, ExportRow, Flagged, HistoryRow, Spread, TicketTiming, Window,
+};
 pub use outbox::{
     DialogueChange, FinishedJob, HandledUpdate, NewOutboxRow, OutboxCounts, OutboxRow, QueuedRow,
 };
