@@ -781,3 +781,129 @@ struct Want {
     tier: Option<Tier>,
     skill: SkillName,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SkillLevel;
+
+    fn agent(id: i64, skills: &str, capacity: u32, shift: Option<(u32, u32)>) -> RosterAgent {
+        RosterAgent {
+            id,
+            name: format!("A{id}"),
+            skills: skills.split(';').map(|s| SkillLevel::parse(s).expect("skill")).collect(),
+            capacity,
+            shift,
+        }
+    }
+
+    fn ticket(at_s: i64, tier: Option<Tier>, skill: &str, complexity: u8, work_min: i64) -> TraceTicket {
+        TraceTicket {
+            arrival_ms: at_s * 1000,
+            tier,
+            category: skill.into(),
+            skill: SkillName::parse(skill).expect("skill"),
+            complexity,
+            work_ms: work_min * 60_000,
+        }
+    }
+
+    fn run(
+        roster: &[RosterAgent],
+        policy: Policy,
+        override_min: Option<i64>,
+        trace: Vec<TraceTicket>,
+    ) -> Report {
+        let options = Options { policy, override_after_ms: override_min.map(|m| m * 60_000), seed: 7 };
+        let mut trace = trace.into_iter();
+        Simulation::new(roster, options).run(|| Ok(trace.next())).expect("run")
+    }
+
+    #[test]
+    fn skills_routing_sends_premium_to_the_senior_and_basic_to_the_junior() {
+        // The junior is first in the roster: round-robin gives them the premium problem.
+        let roster = [agent(1, "billing:1", 5, None), agent(2, "billing:3", 5, None)];
+        let trace = vec![
+            ticket(0, Some(Tier::Premium), "billing", 3, 10),
+            ticket(1, Some(Tier::Basic), "billing", 1, 5),
+        ];
+        let skills = run(&roster, Policy::Skills, None, trace.clone());
+        assert_eq!((skills.escalations, skills.misroutes_below_complexity, skills.unresolved), (0, 0, 0));
+        let rr = run(&roster, Policy::RoundRobin, None, trace);
+        assert_eq!(rr.escalations, 1, "the junior hands the premium problem back");
+        assert_eq!(rr.misroutes_below_complexity, 1);
+        assert_eq!(
+            rr.misroutes_senior_on_basic, 1,
+            "the basic ticket went to the senior, the junior could take it"
+        );
+        assert_eq!(skills.misroutes_senior_on_basic, 0);
+        assert_eq!(rr.escalated_share, 0.5);
+        assert_eq!((rr.tickets, rr.unresolved), (2, 0));
+        // The escalated ticket took longer to resolve.
+        let (s, r) = (skills.resolution[0].expect("premium"), rr.resolution[0].expect("premium"));
+        assert!(r.p50 > s.p50 + 4 * 60_000, "{r:?} vs {s:?}");
+    }
+
+    #[test]
+    fn the_premium_override_moves_a_ticket_nobody_answered() {
+        // The senior is busy for an hour; the premium ticket waits behind it
+        // until the override gives it to the generalist.
+        let roster = [agent(1, "billing:3", 5, None), agent(2, "general:1", 5, None)];
+        let trace = vec![
+            ticket(0, Some(Tier::Standard), "billing", 3, 60),
+            ticket(10, Some(Tier::Premium), "billing", 1, 5),
+        ];
+        let with = run(&roster, Policy::Skills, Some(5), trace.clone());
+        assert_eq!(with.premium_overrides, 1);
+        let frt = with.first_response[0].expect("premium answered");
+        assert!((5 * 60_000..5 * 60_000 + 121_000).contains(&(frt.p50 as i64)), "{frt:?}");
+        let without = run(&roster, Policy::Skills, None, trace);
+        assert_eq!(without.premium_overrides, 0);
+        assert!(without.first_response[0].expect("answered").p50 > 50 * 60_000, "waited for the senior");
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_report() {
+        let roster = [agent(1, "billing:2;general:1", 3, None), agent(2, "billing:1", 3, None)];
+        let trace: Vec<TraceTicket> = (0..200)
+            .map(|i| ticket(i * 90, Some(Tier::Standard), "billing", (i % 3) as u8 + 1, 4 + i % 7))
+            .collect();
+        assert_eq!(
+            run(&roster, Policy::Skills, Some(5), trace.clone()),
+            run(&roster, Policy::Skills, Some(5), trace)
+        );
+    }
+
+    #[test]
+    fn nobody_is_served_outside_their_shift() {
+        // On duty 01:00–02:00; the ticket comes at 00:00.
+        let roster = [agent(1, "general:1", 5, Some((60, 120)))];
+        let report = run(&roster, Policy::LeastLoaded, None, vec![ticket(0, None, "general", 1, 5)]);
+        let frt = report.first_response[3].expect("answered");
+        assert!((3_600_000..3_600_000 + 121_000).contains(&(frt.p50 as i64)), "{frt:?}");
+        assert!(report.utilisation_by_level[0].expect("on duty") > 0.0);
+    }
+
+    #[test]
+    fn the_group_budget_counts_messages_per_minute() {
+        // 15 tickets in the first minute: a topic and a note each (30 > 20).
+        let roster = [agent(1, "general:1", 50, None)];
+        let trace = (0..15).map(|i| ticket(i, None, "general", 1, 1)).collect();
+        let report = run(&roster, Policy::LeastLoaded, None, trace);
+        assert!(report.group_messages_peak >= 30, "{report:?}");
+        assert!(report.group_minutes_over_limit >= 1);
+    }
+
+    #[test]
+    fn memory_follows_the_open_tickets_not_the_trace() {
+        let roster = [agent(1, "general:3", 5, None), agent(2, "general:3", 5, None)];
+        let options = Options { policy: Policy::Skills, override_after_ms: Some(300_000), seed: 1 };
+        let mut simulation = Simulation::new(&roster, options);
+        for i in 0..50_000 {
+            simulation.feed(ticket(i * 600, Some(Tier::Premium), "general", 1, 3));
+        }
+        assert!(simulation.tickets.len() < 10, "{} slots for 50,000 tickets", simulation.tickets.len());
+        let report = simulation.finish();
+        assert_eq!((report.tickets, report.unresolved), (50_000, 0));
+    }
+}
