@@ -242,6 +242,7 @@ mod tests {
             ("p99", "1.9s".into()),
             ("refused", 4.into()),
             ("openings", 1.into()),
+            ("megabytes", 61.into()),
         ];
         for lang in Lang::ALL {
             for key in I18n::keys(lang) {

@@ -250,8 +250,8 @@ queue-line = • #{ $id } · { $tier } · { $category } · priority { $priority 
 queue-state-waiting = waiting for an agent
 queue-state-assigned = with { $name }, not answered
 roster-line = • { $name } ({ $id }) · { $status } · { $load }/{ $capacity } open · { $skills } · { $today }
-roster-today = today: { $count } answered, first response p50 { $p50 }
-roster-today-none = today: none answered
+roster-today = today (UTC): { $count } answered, first response p50 { $p50 }
+roster-today-none = today (UTC): none answered
 usage-stats = Usage: /stats [period], for example /stats 24h, /stats 7d (the default) or /stats 30d.
 usage-audit = Usage: /audit [period], for example /audit 24h, /audit 7d (the default) or /audit 30d.
 usage-export = Usage: /export [period], for example /export 24h, /export 7d (the default) or /export 30d.
@@ -272,12 +272,12 @@ stats-csat = CSAT: { $average } ({ $count ->
 })
 stats-agents-title = Agents (tickets · first response p50 · CSAT):
 stats-agent-line = • { $name }: { $tickets } · { $p50 } · { $csat } ({ $ratings })
-stats-budget = Group budget: { $p50 } messages/min median, peak { $peak } of Telegram's { $limit } · longest wait in the outbox { $wait }
+stats-budget = Group budget: { $p50 } messages/min (median over the minutes the bot sent any), peak { $peak } of Telegram's { $limit } · longest wait of a sent message in the outbox { $wait }
 stats-budget-full = ⚠️ The group reached Telegram's limit: messages queued behind it. Consider a second support group.
 chart-title = First response p90 per tier, last { $period }
 chart-minutes-axis = FRT p90 (min)
 chart-tickets-axis = tickets / day
-chart-caption = First response p90 per tier per day, with tickets per day (last { $period })
+chart-caption = First response p90 per tier per day (UTC days; the first and last may be partial), with tickets per day (last { $period })
 audit-title = 🔎 CRM audit, last { $period }
 audit-no-crm = No CRM is connected (ROUTING_WEBHOOK_URL is not set): tickets are routed without it.
 audit-no-calls = No CRM calls in this period.
@@ -288,10 +288,15 @@ audit-invalid-fields = Invalid fields: { $fields }
 audit-flags-none = Data quality: no flags.
 audit-flag-tier-changed = Tier changed since the customer's previous ticket ({ $count }):
 audit-flag-unknown-agent = preferred_agent_id is not an agent ({ $count }):
-audit-flag-out-of-range = Values out of range, dropped ({ $count }):
+audit-flag-out-of-range = Invalid values the CRM sent, dropped ({ $count }):
 export-caption = { $count ->
     [one] 1 ticket
    *[other] { $count } tickets
 } opened in the last { $period }
 export-empty = No tickets were opened in the last { $period }: nothing to export.
 export-failed = The export could not be written; nothing was sent. Please try again.
+stats-chart-failed = (The chart could not be drawn or sent this time; the figures above are complete.)
+export-too-big = The export has { $count ->
+    [one] 1 ticket
+   *[other] { $count } tickets
+} ({ $megabytes } MB), more than the 50 MB Telegram lets a bot send. Ask for a shorter period, for example /export 7d.

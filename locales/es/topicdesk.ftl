@@ -246,8 +246,8 @@ queue-line = • #{ $id } · { $tier } · { $category } · prioridad { $priority
 queue-state-waiting = esperando agente
 queue-state-assigned = con { $name }, sin responder
 roster-line = • { $name } ({ $id }) · { $status } · { $load }/{ $capacity } abiertos · { $skills } · { $today }
-roster-today = hoy: { $count } respondidos, primera respuesta p50 { $p50 }
-roster-today-none = hoy: ninguno respondido
+roster-today = hoy (UTC): { $count } respondidos, primera respuesta p50 { $p50 }
+roster-today-none = hoy (UTC): ninguno respondido
 usage-stats = Uso: /stats [periodo], por ejemplo /stats 24h, /stats 7d (por defecto) o /stats 30d.
 usage-audit = Uso: /audit [periodo], por ejemplo /audit 24h, /audit 7d (por defecto) o /audit 30d.
 usage-export = Uso: /export [periodo], por ejemplo /export 24h, /export 7d (por defecto) o /export 30d.
@@ -268,12 +268,12 @@ stats-csat = CSAT: { $average } ({ $count ->
 })
 stats-agents-title = Agentes (tickets · primera respuesta p50 · CSAT):
 stats-agent-line = • { $name }: { $tickets } · { $p50 } · { $csat } ({ $ratings })
-stats-budget = Presupuesto del grupo: mediana { $p50 } mensajes/min, pico { $peak } de { $limit } que permite Telegram · espera más larga en la cola de envío { $wait }
+stats-budget = Presupuesto del grupo: { $p50 } mensajes/min (mediana de los minutos en que el bot envió algo), pico { $peak } de { $limit } que permite Telegram · espera más larga de un mensaje enviado en la cola { $wait }
 stats-budget-full = ⚠️ El grupo llegó al límite de Telegram: hubo mensajes en cola. Considere un segundo grupo de soporte.
 chart-title = Primera respuesta p90 por nivel, últimos { $period }
 chart-minutes-axis = p90 primera respuesta (min)
 chart-tickets-axis = tickets / día
-chart-caption = Primera respuesta p90 por nivel y día, con los tickets por día (últimos { $period })
+chart-caption = Primera respuesta p90 por nivel y día (días UTC; el primero y el último pueden ser parciales), con los tickets por día (últimos { $period })
 audit-title = 🔎 Auditoría del CRM, últimos { $period }
 audit-no-crm = No hay CRM conectado (ROUTING_WEBHOOK_URL no está definido): los tickets se asignan sin él.
 audit-no-calls = No hubo llamadas al CRM en este periodo.
@@ -284,10 +284,15 @@ audit-invalid-fields = Campos no válidos: { $fields }
 audit-flags-none = Calidad de datos: sin avisos.
 audit-flag-tier-changed = El nivel cambió desde el ticket anterior del cliente ({ $count }):
 audit-flag-unknown-agent = preferred_agent_id no es un agente ({ $count }):
-audit-flag-out-of-range = Valores fuera de rango, descartados ({ $count }):
+audit-flag-out-of-range = Valores no válidos que envió el CRM, descartados ({ $count }):
 export-caption = { $count ->
     [one] 1 ticket abierto
    *[other] { $count } tickets abiertos
 } en los últimos { $period }
 export-empty = No se abrió ningún ticket en los últimos { $period }: no hay nada que exportar.
 export-failed = No se pudo escribir la exportación; no se envió nada. Inténtelo de nuevo.
+stats-chart-failed = (No se pudo dibujar o enviar el gráfico esta vez; las cifras de arriba están completas.)
+export-too-big = La exportación tiene { $count ->
+    [one] 1 ticket
+   *[other] { $count } tickets
+} ({ $megabytes } MB), más de los 50 MB que Telegram deja enviar a un bot. Pida un periodo más corto, por ejemplo /export 7d.

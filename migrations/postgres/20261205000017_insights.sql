@@ -12,6 +12,8 @@ CREATE TABLE crm_calls (
     http_status        BIGINT,
     -- Names of the fields dropped as invalid, sorted, comma-separated.
     invalid_fields     TEXT    NOT NULL DEFAULT '',
+    -- The same fields as `name value (why)`, joined with "; ".
+    invalid_values     TEXT    NOT NULL DEFAULT '',
     tier               TEXT,
     preferred_agent_id BIGINT,
     opened_circuit     BOOLEAN NOT NULL DEFAULT FALSE

@@ -1,8 +1,9 @@
 //! Insights for the team lead (DESIGN §15): `/queue`, `/agents`, `/stats`
 //! (figures and a chart), `/audit` (admins) and `/export` (admins).
 //!
-//! Every figure is computed in SQL from stored timestamps (`storage`);
-//! this module only renders them in the reader's language.
+//! Every figure comes from stored timestamps: SQL aggregates, and for
+//! `/stats` one pass over the period's tickets (`insights::stats`); this
+//! module only renders them in the reader's language.
 
 use std::collections::HashMap;
 
@@ -30,6 +31,8 @@ const FLAGS_SHOWN: i64 = 10;
 /// The longest reply, in UTF-16 units, below Telegram's 4096.
 const REPLY_LIMIT: usize = 4000;
 const DAY_MS: i64 = 86_400_000;
+/// The largest file a bot may send (Telegram's limit: 50 MB).
+const EXPORT_MAX_BYTES: u64 = 50_000_000;
 /// Telegram's limit on messages per minute into one group.
 const GROUP_LIMIT: u32 = crate::config::Limits::TELEGRAM.per_group.count;
 
@@ -237,7 +240,7 @@ pub async fn stats(desk: TicketDesk, msg: Message, arg: String) -> Result<(), Ha
     let Some((span, window)) = read_period(&desk, &msg, &arg, "usage-stats").await? else { return Ok(()) };
     let label = period::label(span);
     let figures = stats::gather(desk.storage(), window).await?;
-    let lines = stats_lines(desk.i18n(), lang, &label, window, &figures);
+    let mut lines = stats_lines(desk.i18n(), lang, &label, window, &figures);
     if !figures.days.is_empty() {
         let labels = chart_labels(desk.i18n(), lang, &label);
         let days = figures.days;
@@ -247,10 +250,17 @@ pub async fn stats(desk: TicketDesk, msg: Message, arg: String) -> Result<(), Ha
                 let file = GroupFile::Photo { png, name: "stats.png".to_owned(), caption };
                 if let Err(error) = desk.send_group_file(topic_thread(&msg), Some(msg.id), file).await {
                     tracing::warn!(%error, "cannot send the /stats chart");
+                    lines.push(desk.i18n().t(lang, "stats-chart-failed"));
                 }
             }
-            Ok(Err(error)) => tracing::warn!(%error, "cannot draw the /stats chart"),
-            Err(error) => tracing::warn!(%error, "the /stats chart task failed"),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot draw the /stats chart");
+                lines.push(desk.i18n().t(lang, "stats-chart-failed"));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the /stats chart task failed");
+                lines.push(desk.i18n().t(lang, "stats-chart-failed"));
+            }
         }
     }
     reply_lines(&desk, &msg, lines).await
@@ -384,18 +394,25 @@ pub async fn audit(desk: TicketDesk, msg: Message, arg: String) -> Result<(), Ha
     if health.outcomes.is_empty() {
         lines.push(i18n.t(lang, "audit-no-calls"));
     } else {
-        lines.push(i18n.t_args(
-            lang,
-            "audit-calls",
-            &[
-                ("calls", health.calls.into()),
-                ("answered", (count("ok") + count("invalid_fields")).into()),
-                ("timeouts", count("timeout").into()),
-                ("http", count("http_error").into()),
-                ("invalid", count("invalid_body").into()),
-                ("other", (count("connection") + count("other")).into()),
-            ],
-        ));
+        lines.push(
+            i18n.t_args(
+                lang,
+                "audit-calls",
+                &[
+                    ("calls", health.calls.into()),
+                    // Any HTTP answer within the deadline, usable or not.
+                    (
+                        "answered",
+                        (count("ok") + count("invalid_fields") + count("invalid_body") + count("http_error"))
+                            .into(),
+                    ),
+                    ("timeouts", count("timeout").into()),
+                    ("http", count("http_error").into()),
+                    ("invalid", count("invalid_body").into()),
+                    ("other", (count("connection") + count("other")).into()),
+                ],
+            ),
+        );
         if let Some(latency) = &health.latency {
             lines.push(i18n.t_args(
                 lang,
@@ -487,6 +504,16 @@ pub async fn export(desk: TicketDesk, msg: Message, arg: String) -> Result<(), H
     if written == 0 {
         return reply(&desk, &msg, i18n.t_args(lang, "export-empty", &[("period", label.into())])).await;
     }
+    let size = std::fs::metadata(file.path()).map(|m| m.len()).unwrap_or(0);
+    if size > EXPORT_MAX_BYTES {
+        tracing::info!(rows = written, size, "export larger than Telegram accepts");
+        let text = i18n.t_args(
+            lang,
+            "export-too-big",
+            &[("count", written.into()), ("megabytes", (size / 1_000_000).into())],
+        );
+        return reply(&desk, &msg, text).await;
+    }
     let caption = i18n.t_args(lang, "export-caption", &[("count", written.into()), ("period", label.into())]);
     let document =
         GroupFile::Document { path: file.path().to_path_buf(), name: export::file_name(window), caption };
@@ -508,10 +535,17 @@ mod tests {
     fn durations_read_naturally() {
         assert_eq!(wait_label(12_000), "12s");
         assert_eq!(wait_label(1_500), "1.5s");
+        assert_eq!(wait_label(1_001), "1s");
+        assert_eq!(wait_label(9_960), "10s");
         assert_eq!(wait_label(120), "120ms");
         assert_eq!(wait_label(0), "0s");
+        assert_eq!(wait_label(59_600), "1m");
         assert_eq!(wait_label(4 * 60_000 + 5_000), "4m");
+        assert_eq!(wait_label(119_000), "2m", "rounded, not cut");
         assert_eq!(wait_label(125 * 60_000), "2h 5m");
+        assert_eq!(wait_label(120 * 60_000), "2h");
+        assert_eq!(wait_label(86_399_000), "1d");
+        assert_eq!(wait_label(2 * 86_400_000 - 60_000), "2d");
         assert_eq!(wait_label(3 * 86_400_000 + 4 * 3_600_000), "3d 4h");
         assert_eq!(wait_label(-5), "0s");
     }

@@ -161,14 +161,18 @@ impl Job {
         }
     }
 
-    /// The job posts a message into the support group (counted in the
-    /// group's message budget, DESIGN §15). Private chats have positive
-    /// ids, groups negative ones.
-    pub fn into_group(&self) -> bool {
+    /// How many sends into the support group the job makes, as the
+    /// group's message budget counts them (DESIGN §15): a topic and its
+    /// note are two, an edit of a copy in a topic one. Private chats have
+    /// positive ids, groups negative ones.
+    pub fn group_messages(&self) -> u32 {
         match self {
-            Job::TopicText { .. } | Job::Publish { .. } | Job::ToTopic { .. } => true,
-            Job::Text { chat, .. } => *chat < 0,
-            Job::ToCustomer { .. } | Job::TopicState { .. } | Job::EditCopy { .. } => false,
+            Job::Publish { .. } => 2,
+            Job::TopicText { .. } | Job::ToTopic { .. } => 1,
+            Job::Text { chat, .. } => u32::from(*chat < 0),
+            // An edit of the customer's message changes its copy in the topic.
+            Job::EditCopy { from_chat, .. } => u32::from(*from_chat > 0),
+            Job::ToCustomer { .. } | Job::TopicState { .. } => 0,
         }
     }
 

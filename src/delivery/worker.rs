@@ -241,7 +241,7 @@ impl<R: JobRunner> LaneRunner<R> {
                         detail,
                         "stored job does not decode; giving up on it"
                     );
-                    if !self.record(&[row.id], "undecodable", Err(detail), Vec::new(), false).await {
+                    if !self.record(&[row.id], "undecodable", Err(detail), Vec::new(), 0).await {
                         return;
                     }
                     let _ = self.done.send((row.id, row.lane));
@@ -390,7 +390,7 @@ impl<R: JobRunner> LaneRunner<R> {
                     }
                 }
             };
-            return self.record(&ids, kind, outcome, pairs, job.into_group()).await;
+            return self.record(&ids, kind, outcome, pairs, job.group_messages()).await;
         }
     }
 
@@ -402,7 +402,7 @@ impl<R: JobRunner> LaneRunner<R> {
         kind: &'static str,
         outcome: Result<(), String>,
         pairs: Vec<MessagePair>,
-        into_group: bool,
+        group_messages: u32,
     ) -> bool {
         let label = if outcome.is_ok() { "sent" } else { "refused" };
         metrics::counter!(names::DELIVERIES, "kind" => kind, "outcome" => label).increment(ids.len() as u64);
@@ -413,7 +413,7 @@ impl<R: JobRunner> LaneRunner<R> {
                 id: *id,
                 refused: outcome.clone().err(),
                 pairs: pairs.take().unwrap_or_default(),
-                into_group,
+                group_messages,
             })
             .collect();
         loop {

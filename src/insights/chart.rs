@@ -65,9 +65,10 @@ pub enum ChartError {
     Encode(#[from] png::EncodingError),
 }
 
-/// The most days one chart draws: a year, leap year included. Past that the
+/// The most days one chart draws: a 366-day period (the longest `/stats`
+/// takes) touches 367 calendar days. Past that the
 /// bars are narrower than a pixel and the caller should aggregate instead.
-pub const MAX_DAYS: usize = 366;
+pub const MAX_DAYS: usize = 367;
 
 /// Width of the rendered chart in pixels.
 pub const CHART_WIDTH: u32 = 1000;
@@ -588,7 +589,7 @@ mod tests {
     fn a_full_year_renders_and_more_is_refused() {
         render(&sample_days(MAX_DAYS), &english_labels("year"));
         let too_many = render_frt_chart(&sample_days(MAX_DAYS + 1), &english_labels("too long"));
-        assert!(matches!(too_many, Err(ChartError::TooManyDays { days: 367, max: 366 })));
+        assert!(matches!(too_many, Err(ChartError::TooManyDays { days: 368, max: 367 })));
     }
 
     #[test]

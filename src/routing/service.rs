@@ -61,6 +61,7 @@ fn crm_call(ticket_id: i64, at_ms: i64, result: &EnrichmentResult) -> CrmCall {
         latency_ms: result.elapsed.map(|e| i64::try_from(e.as_millis()).unwrap_or(i64::MAX)),
         http_status: result.http_status.map(i64::from),
         invalid_fields,
+        invalid_values: invalid.to_vec(),
         tier: profile.and_then(|p| p.tier).map(|t| t.as_str().to_owned()),
         preferred_agent_id: profile.and_then(|p| p.preferred_agent_id),
         opened_circuit: result.opened_circuit,

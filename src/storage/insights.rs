@@ -76,6 +76,8 @@ pub struct CrmCall {
     pub http_status: Option<i64>,
     /// Names of the fields dropped as invalid, sorted.
     pub invalid_fields: Vec<String>,
+    /// The same fields as `name value (why)`, as the note names them.
+    pub invalid_values: Vec<String>,
     pub tier: Option<String>,
     pub preferred_agent_id: Option<i64>,
     pub opened_circuit: bool,
@@ -248,6 +250,23 @@ impl Storage {
         Ok(Counters { premium_overrides: row.0, reassignments: row.1, crm_fallbacks: row.2 })
     }
 
+    /// Counts sends into the support group made outside the outbox (a
+    /// `/stats` chart, an `/export` file) in the group's budget.
+    pub async fn record_group_sends(&self, now_ms: i64, messages: i64) -> StorageResult<()> {
+        let sql = format!(
+            "INSERT INTO group_minutes (minute, messages, longest_wait_ms) VALUES ($1, $2, 0) {GROUP_MINUTES_UPSERT}"
+        );
+        with_pool!(self, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(now_ms.div_euclid(60_000))
+                .bind(messages)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// The group's message budget over the window.
     pub async fn group_budget(&self, window: Window) -> StorageResult<Budget> {
         let from = window.from_ms.div_euclid(60_000);
@@ -277,11 +296,12 @@ impl Storage {
         with_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO crm_calls (ticket_id, at, outcome, latency_ms, http_status, invalid_fields, tier, \
-                   preferred_agent_id, opened_circuit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                   preferred_agent_id, opened_circuit, invalid_values) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (ticket_id) DO UPDATE SET at = excluded.at, outcome = excluded.outcome, \
                    latency_ms = excluded.latency_ms, http_status = excluded.http_status, \
                    invalid_fields = excluded.invalid_fields, tier = excluded.tier, \
-                   preferred_agent_id = excluded.preferred_agent_id, opened_circuit = excluded.opened_circuit",
+                   preferred_agent_id = excluded.preferred_agent_id, opened_circuit = excluded.opened_circuit, \
+                   invalid_values = excluded.invalid_values",
             )
             .bind(call.ticket_id)
             .bind(call.at_ms)
@@ -292,6 +312,7 @@ impl Storage {
             .bind(&call.tier)
             .bind(call.preferred_agent_id)
             .bind(call.opened_circuit)
+            .bind(call.invalid_values.join("; "))
             .execute(pool)
             .await
             .map(|_| ())
@@ -378,14 +399,14 @@ impl Storage {
         .await
     }
 
-    /// Tickets whose CRM answer had values out of range (`detail` = the
-    /// fields' names).
+    /// Tickets whose CRM answer had invalid values (`detail` = each field
+    /// as `name value (why)`).
     pub async fn out_of_range(&self, window: Window, limit: i64) -> StorageResult<(i64, Vec<Flagged>)> {
         let base = "FROM crm_calls c JOIN tickets t ON t.id = c.ticket_id \
              WHERE c.at >= $1 AND c.at < $2 AND c.invalid_fields <> ''";
         self.flagged(
             &format!("SELECT COUNT(*) {base}"),
-            &format!("SELECT t.id, t.thread_id, c.invalid_fields {base} ORDER BY t.id DESC LIMIT $3"),
+            &format!("SELECT t.id, t.thread_id, c.invalid_values {base} ORDER BY t.id DESC LIMIT $3"),
             window,
             limit,
         )

@@ -186,9 +186,9 @@ pub struct FinishedJob {
     /// The messages the job relayed and their copies, recorded with its
     /// mark (no write of their own).
     pub pairs: Vec<super::MessagePair>,
-    /// The job posted a message into the support group: counted in the
-    /// group's per-minute budget when sent.
-    pub into_group: bool,
+    /// Sends into the support group the job made: counted in the group's
+    /// per-minute budget when sent.
+    pub group_messages: u32,
 }
 
 impl Storage {
@@ -251,8 +251,8 @@ impl Storage {
     pub async fn outbox_finish(&self, jobs: &[FinishedJob], now_ms: i64) -> StorageResult<()> {
         let sent: Vec<i64> = jobs.iter().filter(|job| job.refused.is_none()).map(|job| job.id).collect();
         let pairs: Vec<&super::MessagePair> = jobs.iter().flat_map(|job| &job.pairs).collect();
-        let into_group: Vec<i64> =
-            jobs.iter().filter(|job| job.refused.is_none() && job.into_group).map(|job| job.id).collect();
+        let into_group: Vec<&FinishedJob> =
+            jobs.iter().filter(|job| job.refused.is_none() && job.group_messages > 0).collect();
         with_pool!(self, |pool| {
             async {
             let mut tx = pool.begin().await?;
@@ -291,20 +291,23 @@ impl Storage {
                 insert.push(" ON CONFLICT DO NOTHING");
                 insert.build().execute(&mut *tx).await?;
             }
-            for ids in into_group.chunks(MAX_BOUND_ROWS) {
+            for chunk in into_group.chunks(MAX_BOUND_ROWS) {
                 // The group's budget: messages per minute and the longest
                 // wait in the outbox (DESIGN §15).
+                let messages: i64 = chunk.iter().map(|job| i64::from(job.group_messages)).sum();
                 let mut count = sqlx::QueryBuilder::new(
                     "INSERT INTO group_minutes (minute, messages, longest_wait_ms) SELECT ",
                 );
                 count
                     .push_bind(now_ms.div_euclid(60_000))
-                    .push(", COUNT(*), MAX(")
+                    .push(", ")
+                    .push_bind(messages)
+                    .push(", MAX(")
                     .push_bind(now_ms)
                     .push(" - created_at) FROM outbox WHERE id IN (");
                 let mut list = count.separated(", ");
-                for id in ids {
-                    list.push_bind(*id);
+                for job in chunk {
+                    list.push_bind(job.id);
                 }
                 count.push(") ").push(super::insights::GROUP_MINUTES_UPSERT);
                 count.build().execute(&mut *tx).await?;

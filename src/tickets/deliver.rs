@@ -349,6 +349,10 @@ impl TicketDesk {
                     .await?;
             }
         }
+        // Counted in the group's budget like the outbox's sends.
+        if let Err(error) = self.storage.record_group_sends(self.clock.now_ms(), 1).await {
+            tracing::warn!(%error, "cannot count a file sent into the group");
+        }
         Ok(())
     }
 

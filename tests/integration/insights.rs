@@ -12,7 +12,7 @@ use crate::{
         bot::TestBot,
         crm::{CrmReply, FakeCrm},
         db::TestDb,
-        sim::{SUPPORT_GROUP_ID, SimKind, SimUser},
+        sim::{Fault, FaultRule, SUPPORT_GROUP_ID, SimKind, SimUser},
     },
 };
 use topicdesk::{
@@ -67,6 +67,7 @@ fn call(ticket: TicketId, at_ms: i64, outcome: &str, latency_ms: Option<i64>) ->
         latency_ms,
         http_status: None,
         invalid_fields: Vec::new(),
+        invalid_values: Vec::new(),
         tier: None,
         preferred_agent_id: None,
         opened_circuit: false,
@@ -97,6 +98,10 @@ async fn seed(s: &Storage) -> (Window, TicketId, TicketId, TicketId) {
         crm.tier = Some("premium".into());
         if i == 3 {
             crm.invalid_fields = vec!["priority".into(), "tier".into()];
+            crm.invalid_values = vec![
+                "priority -1 (not a whole number from 0 to 1000000)".into(),
+                "tier \"gold\" (not premium, standard or basic)".into(),
+            ];
         }
         if i == 4 {
             crm.preferred_agent_id = Some(999);
@@ -158,8 +163,12 @@ async fn seed(s: &Storage) -> (Window, TicketId, TicketId, TicketId) {
         };
         ids.push(s.outbox_push(&row).await.expect("push").expect("id"));
     }
-    let finished =
-        |id: i64, into_group: bool| FinishedJob { id, refused: None, pairs: Vec::new(), into_group };
+    let finished = |id: i64, into_group: bool| FinishedJob {
+        id,
+        refused: None,
+        pairs: Vec::new(),
+        group_messages: u32::from(into_group),
+    };
     s.outbox_finish(&[finished(ids[0], true), finished(ids[1], true), finished(ids[3], false)], minute)
         .await
         .expect("finish");
@@ -274,7 +283,14 @@ async fn figures_are_exact_and_the_same_on_both_backends() {
         let (unknown_agents, flagged) = s.unknown_preferred_agents(window, 10).await.expect("q");
         assert_eq!((unknown_agents, flagged[0].detail.as_str()), (1, "999"), "{backend}");
         let (out_of_range, flagged) = s.out_of_range(window, 10).await.expect("q");
-        assert_eq!((out_of_range, flagged[0].detail.as_str()), (1, "priority,tier"), "{backend}");
+        assert_eq!(
+            (out_of_range, flagged[0].detail.as_str()),
+            (
+                1,
+                "priority -1 (not a whole number from 0 to 1000000); tier \"gold\" (not premium, standard or basic)"
+            ),
+            "{backend}"
+        );
 
         // The export: a header and one row per ticket opened in the window.
         let mut csv = CsvExport::new(Vec::new()).expect("header");
@@ -344,6 +360,16 @@ async fn the_commands_answer_with_figures_a_chart_and_a_file() {
     let upload = bot.sim.calls_to("sendPhoto").pop().expect("sendPhoto");
     let hex = upload.params["photo"]["hex"].as_str().expect("uploaded bytes").to_owned();
     assert!(hex.starts_with("89504e470d0a1a0a"), "a PNG");
+
+    // A chart Telegram refuses: the figures still come, and say so.
+    bot.sim.fail_next(FaultRule::new("sendPhoto", Fault::BadRequest("PHOTO_INVALID_DIMENSIONS".into())));
+    let figures = command(&bot, &ann, "/stats 24h").await;
+    assert!(figures.contains("• Ann: 1 · "), "{figures}");
+    assert!(
+        figures
+            .ends_with("(The chart could not be drawn or sent this time; the figures above are complete.)"),
+        "{figures}"
+    );
 
     // A bad period gets the usage hint; /audit and /export are for admins.
     assert!(command(&bot, &ann, "/stats soon").await.starts_with("Usage: /stats [period]"));
@@ -415,7 +441,7 @@ async fn audit_counts_what_the_crm_answered() {
     assert!(audit.starts_with("🔎 CRM audit, last 1d"), "{audit}");
     assert!(
         audit.contains(
-            "Calls: 5 · answered in time: 3 · timeouts: 0 · HTTP errors: 1 · invalid bodies: 1 · other failures: 0"
+            "Calls: 5 · answered in time: 5 · timeouts: 0 · HTTP errors: 1 · invalid bodies: 1 · other failures: 0"
         ),
         "{audit}"
     );
@@ -430,7 +456,13 @@ async fn audit_counts_what_the_crm_answered() {
     assert!(audit.contains(&format!("• #{second} · basic→premium {}", link(second_thread))), "{audit}");
     assert!(audit.contains("preferred_agent_id is not an agent (1):"), "{audit}");
     assert!(audit.contains(&format!("• #{odd} · 424242 {}", link(odd_thread))), "{audit}");
-    assert!(audit.contains("Values out of range, dropped (1):"), "{audit}");
-    assert!(audit.contains(&format!("• #{odd} · tier {}", link(odd_thread))), "{audit}");
+    assert!(audit.contains("Invalid values the CRM sent, dropped (1):"), "{audit}");
+    assert!(
+        audit.contains(&format!(
+            "• #{odd} · tier \"platinum\" (not premium, standard or basic) {}",
+            link(odd_thread)
+        )),
+        "{audit}"
+    );
     bot.stop().await.expect("clean stop");
 }

@@ -400,7 +400,7 @@ async fn admin_commands_are_refused_to_others_and_explain_their_usage() {
     let roster = command(&bot, &root, "/agents").await;
     assert_eq!(
         roster,
-        "Agents (1):\n• Agent 1001 (1001) · available · 0/3 open · billing:3 · today: none answered"
+        "Agents (1):\n• Agent 1001 (1001) · available · 0/3 open · billing:3 · today (UTC): none answered"
     );
     let stats = command(&bot, &root, "/stats").await;
     assert!(stats.starts_with("📊 Last 7d ("), "{stats}");

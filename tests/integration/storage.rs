@@ -215,13 +215,13 @@ async fn outbox_rows_are_stored_with_their_inbox_mark_once_and_finished_in_batch
                 id: pending[0].id,
                 refused: None,
                 pairs: vec![pair(70, 900), pair(71, 901)],
-                into_group: true,
+                group_messages: 1,
             },
             FinishedJob {
                 id: pending[1].id,
                 refused: Some("Forbidden: bot was blocked by the user".into()),
                 pairs: Vec::new(),
-                into_group: false,
+                group_messages: 0,
             },
         ];
         s.outbox_finish(&finished, 4).await.expect("finish");
