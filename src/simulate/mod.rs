@@ -18,7 +18,7 @@ pub mod history;
 pub mod input;
 pub mod report;
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{io::Write, path::PathBuf, process::ExitCode, time::Duration};
 
 use crate::domain::Category;
 use engine::{Options, Policy, Report, Simulation};
@@ -206,7 +206,8 @@ pub fn main(raw: &[String]) -> ExitCode {
         }
     }
     let out = if args.json { report::json(&scenarios) } else { report::table(&scenarios) };
-    println!("{out}");
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = writeln!(std::io::stdout().lock(), "{out}");
     ExitCode::SUCCESS
 }
 

@@ -95,9 +95,29 @@ pub fn table(scenarios: &[(String, Vec<Report>)]) -> String {
 pub fn json(scenarios: &[(String, Vec<Report>)]) -> String {
     let value: Vec<serde_json::Value> = scenarios
         .iter()
-        .map(|(name, reports)| serde_json::json!({ "scenario": name, "reports": reports }))
+        .map(|(name, reports)| {
+            let reports: Vec<serde_json::Value> = reports.iter().map(labelled).collect();
+            serde_json::json!({ "scenario": name, "reports": reports })
+        })
         .collect();
     serde_json::to_string_pretty(&value).unwrap_or_default()
+}
+
+/// A report with its per-tier and per-level arrays as named fields
+/// (`"first_response": {"premium": …}`, `"utilisation_by_level": {"1": …}`).
+fn labelled(report: &Report) -> serde_json::Value {
+    let mut value = serde_json::to_value(report).unwrap_or_default();
+    let name = |key: &str, names: &[&str], value: &mut serde_json::Value| {
+        if let Some(serde_json::Value::Array(items)) = value.get_mut(key) {
+            let map: serde_json::Map<String, serde_json::Value> =
+                names.iter().map(|n| (*n).to_owned()).zip(std::mem::take(items)).collect();
+            value[key] = serde_json::Value::Object(map);
+        }
+    };
+    name("first_response", &TIERS, &mut value);
+    name("resolution", &TIERS, &mut value);
+    name("utilisation_by_level", &["1", "2", "3"], &mut value);
+    value
 }
 
 #[cfg(test)]

@@ -19,5 +19,6 @@ mod premium_override;
 mod resilience;
 mod routing;
 mod setup;
+mod simulate;
 mod slice;
 mod storage;
