@@ -13,6 +13,9 @@
 //! 90 % answered, 80 % closed, 30 % rated; 300 days of the group's
 //! per-minute budget.
 
+#[path = "support/memory.rs"]
+mod memory;
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -124,25 +127,6 @@ where
     }
 }
 
-/// Resident memory now and at its peak since the last reset, in KiB.
-fn rss_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// Resets the peak (`VmHWM`) to the current resident size (Linux).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -191,20 +175,14 @@ async fn measure(label: &str, url: DatabaseUrl, now: i64, seed: impl std::future
     );
 
     // /export 30d: 100,000 rows streamed to a file; peak memory growth.
-    // First, the instrument: touching 16 MB must show as a 16 MB peak.
-    reset_peak();
-    let (before, _) = rss_kib();
-    let probe = std::hint::black_box(vec![1u8; 16 << 20]);
-    let (_, peak) = rss_kib();
-    drop(probe);
-    assert!(peak >= before + 15 * 1024, "VmHWM does not follow the resident size ({before} → {peak} KiB)");
+    memory::check_peak_follows_rss();
     let mut runs = Vec::new();
     let mut growth = Vec::new();
     let mut size = 0;
     for _ in 0..3 {
         let file = tempfile::NamedTempFile::new().expect("tmp");
-        reset_peak();
-        let (before, peak_after_reset) = rss_kib();
+        memory::reset_peak();
+        let (before, peak_after_reset) = memory::rss_kib();
         assert!(
             peak_after_reset <= before + 1024,
             "the peak was not reset ({peak_after_reset} KiB vs {before} KiB)"
@@ -212,7 +190,7 @@ async fn measure(label: &str, url: DatabaseUrl, now: i64, seed: impl std::future
         let t = Instant::now();
         let written = export::write(&storage, window, file.reopen().expect("reopen")).await.expect("export");
         runs.push(t.elapsed());
-        let (_, peak) = rss_kib();
+        let (_, peak) = memory::rss_kib();
         growth.push(peak.saturating_sub(before));
         println!(
             "{label}:   export run: RSS before {:.1} MB, peak during {:.1} MB",

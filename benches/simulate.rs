@@ -7,6 +7,9 @@
 //! (`topicdesk simulate generate`'s code) into temporary files; the timed
 //! part reads them as the command does, streamed, through the live router.
 
+#[path = "support/memory.rs"]
+mod memory;
+
 use std::{path::Path, time::Instant};
 
 use topicdesk::simulate::{
@@ -14,24 +17,6 @@ use topicdesk::simulate::{
     generate::{Spec, write},
     input::{TraceReader, read_roster},
 };
-
-/// Resident memory now and at its peak since the last reset, in KiB.
-fn rss_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
 
 fn roster(path: &Path) {
     let mut text = String::from("agent_id,name,skills,capacity,shift\n");
@@ -77,23 +62,17 @@ fn main() {
     trace(&large, 1_000_000);
     println!("traces written in {:.1?}", t.elapsed());
 
-    // The instrument: touching 16 MB must show as a 16 MB peak.
-    reset_peak();
-    let (before, _) = rss_kib();
-    let probe = std::hint::black_box(vec![1u8; 16 << 20]);
-    let (_, peak) = rss_kib();
-    drop(probe);
-    assert!(peak >= before + 15 * 1024, "VmHWM does not follow the resident size");
+    memory::check_peak_follows_rss();
 
     let mut peaks = Vec::new();
     for (label, path) in [("10k", &small), ("1M", &large), ("10k", &small), ("1M", &large)] {
-        reset_peak();
+        memory::reset_peak();
         let options = Options { policy: Policy::Skills, override_after_ms: Some(300_000), seed: 1 };
         let mut reader = TraceReader::open(path, &categories).expect("trace");
         let t = Instant::now();
         let report = Simulation::new(&agents, options).run(|| reader.next_ticket()).expect("run");
         let took = t.elapsed();
-        let (_, peak) = rss_kib();
+        let (_, peak) = memory::rss_kib();
         peaks.push((label, peak));
         println!(
             "{label}: {} tickets, skills policy, 50 agents: {:.2?} ({}), {:.0} tickets/s; peak RSS {:.1} MB; \

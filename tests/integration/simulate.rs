@@ -72,6 +72,20 @@ fn bad_input_stops_with_one_line_and_status_2() {
     assert!(stderr(&output).contains("--policy \"fifo\": not skills, round-robin or least-loaded"));
 }
 
+/// The shipped example: five agents before the campaign, fifteen at ×3.
+fn case_study(extra: &[&str]) -> Output {
+    let files = [
+        ("--tickets", "tickets-pre-campaign.csv"),
+        ("--agents", "agents-5.csv"),
+        ("--compare", "tickets-campaign-x3.csv"),
+        ("--compare-agents", "agents-15.csv"),
+    ];
+    let mut args: Vec<String> =
+        files.iter().flat_map(|(flag, name)| [(*flag).to_owned(), format!("{EXAMPLE}/{name}")]).collect();
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    simulate(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+}
+
 fn premium_p90(report: &Value) -> u64 {
     report["first_response"]["premium"]["p90"].as_u64().expect("premium p90")
 }
@@ -79,22 +93,7 @@ fn premium_p90(report: &Value) -> u64 {
 /// The README's claims about the case study, checked on the shipped files.
 #[test]
 fn the_case_study_shows_what_the_readme_says() {
-    let output = simulate(
-        &[
-            "--tickets",
-            &format!("{EXAMPLE}/tickets-pre-campaign.csv"),
-            "--agents",
-            &format!("{EXAMPLE}/agents-5.csv"),
-            "--compare",
-            &format!("{EXAMPLE}/tickets-campaign-x3.csv"),
-            "--compare-agents",
-            &format!("{EXAMPLE}/agents-15.csv"),
-            "--policy",
-            "round-robin,skills",
-            "--json",
-        ],
-        &[],
-    );
+    let output = case_study(&["--policy", "round-robin,skills", "--json"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let value: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let pre = &value[0]["reports"];
@@ -128,21 +127,7 @@ fn the_case_study_shows_what_the_readme_says() {
     assert_eq!(table("1"), table("1"));
     assert_ne!(table("1"), table("2"), "the seed drives the answer delays");
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
-    let shown = simulate(
-        &[
-            "--tickets",
-            &format!("{EXAMPLE}/tickets-pre-campaign.csv"),
-            "--agents",
-            &format!("{EXAMPLE}/agents-5.csv"),
-            "--compare",
-            &format!("{EXAMPLE}/tickets-campaign-x3.csv"),
-            "--compare-agents",
-            &format!("{EXAMPLE}/agents-15.csv"),
-            "--policy",
-            "round-robin,least-loaded,skills",
-        ],
-        &[],
-    );
+    let shown = case_study(&["--policy", "round-robin,least-loaded,skills"]);
     let shown = String::from_utf8(shown.stdout).expect("utf-8");
     assert!(readme.contains(shown.trim()), "README's table is out of date:\n{shown}");
 }
