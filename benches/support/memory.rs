@@ -19,12 +19,14 @@ pub fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// Checks the instrument: touching 16 MB must show as a 16 MB peak.
+/// Checks the instrument: touching 32 MB must show in the peak. The kernel
+/// folds each thread's page counts into the process's at intervals, so the
+/// peak may lag by a few MB: at least 24 MB must show.
 pub fn check_peak_follows_rss() {
     reset_peak();
     let (before, _) = rss_kib();
-    let probe = std::hint::black_box(vec![1u8; 16 << 20]);
+    let probe = std::hint::black_box(vec![1u8; 32 << 20]);
     let (_, peak) = rss_kib();
     drop(probe);
-    assert!(peak >= before + 15 * 1024, "VmHWM does not follow the resident size ({before} → {peak} KiB)");
+    assert!(peak >= before + 24 * 1024, "VmHWM does not follow the resident size ({before} → {peak} KiB)");
 }

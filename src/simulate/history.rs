@@ -1,6 +1,7 @@
 //! `topicdesk simulate --from-db --period 30d`: this desk's own history as
 //! the trace (DESIGN §16), read from `DATABASE_URL` as a stream.
 //!
+//! Time 0 is the UTC midnight the period starts in (roster shifts are UTC).
 //! Each ticket opened in the period arrives when it was opened, with its
 //! tier and category. Its work is the measured handling time (first
 //! response → closed; 10 minutes when it was never answered or closed).
@@ -67,13 +68,16 @@ pub fn run(args: &Args, roster: &std::path::Path) -> Result<Vec<Report>, String>
         let storage = Storage::connect(&url).await.map_err(|e| e.to_string())?;
         let now = chrono::Utc::now().timestamp_millis();
         let window = crate::insights::period::window(args.period, now);
+        // Time 0 is the UTC midnight the period starts in, so the roster's
+        // shifts line up with the hours the tickets came in.
+        let start_ms = window.from_ms.div_euclid(86_400_000) * 86_400_000;
         let mut reports = Vec::new();
         for policy in &args.policies {
             let mut simulation = Simulation::new(&agents, super::options(args, *policy));
             let mut skipped = 0u64;
             let read: Result<u64, std::convert::Infallible> = storage
                 .history(window, |row| {
-                    match ticket_of(&row, window.from_ms, &categories) {
+                    match ticket_of(&row, start_ms, &categories) {
                         Some(ticket) => simulation.feed(ticket),
                         None => skipped += 1,
                     }

@@ -94,7 +94,9 @@ impl Columns {
             field: String::new(),
             why: format!("cannot read the header: {e}"),
         })?;
-        let names: Vec<String> = headers.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+        // A spreadsheet's UTF-8 byte-order mark is not part of the first name.
+        let names: Vec<String> =
+            headers.iter().map(|h| h.trim_start_matches('\u{feff}').trim().to_ascii_lowercase()).collect();
         for column in required {
             if !names.iter().any(|n| n == column) {
                 return Err(InputError {
@@ -338,7 +340,8 @@ mod tests {
     #[test]
     fn a_trace_is_read_in_order() {
         let f = file(
-            "arrival,tier,category,complexity,work_minutes\n0,premium,billing,3,12\n1.5,,account,1,2.5\n",
+            // With the byte-order mark a spreadsheet puts first.
+            "\u{feff}arrival,tier,category,complexity,work_minutes\n0,premium,billing,3,12\n1.5,,account,1,2.5\n",
         );
         let mut reader = TraceReader::open(f.path(), &categories()).expect("open");
         let first = reader.next_ticket().expect("ok").expect("one");

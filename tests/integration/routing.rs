@@ -405,6 +405,7 @@ async fn admin_commands_are_refused_to_others_and_explain_their_usage() {
     let stats = command(&bot, &root, "/stats").await;
     assert!(stats.starts_with("📊 Last 7d ("), "{stats}");
     assert!(stats.ends_with("No tickets were opened or closed in this period."), "{stats}");
+    assert!(bot.sim.calls_to("sendPhoto").is_empty(), "no empty chart");
     assert!(command(&bot, &root, "/stats yesterday").await.starts_with("Usage: /stats [period]"));
     let removed = command(&bot, &root, "/agent_remove 1001").await;
     assert!(
