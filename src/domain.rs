@@ -31,6 +31,17 @@ pub enum Tier {
 }
 
 impl Tier {
+    /// Where figures per tier keep this tier: premium 0, standard 1,
+    /// basic 2, unknown 3 (the order they are shown in).
+    pub fn slot(tier: Option<Tier>) -> usize {
+        match tier {
+            Some(Tier::Premium) => 0,
+            Some(Tier::Standard) => 1,
+            Some(Tier::Basic) => 2,
+            None => 3,
+        }
+    }
+
     /// The stable lowercase name used in storage and the webhook.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -68,11 +68,7 @@ impl StatsFigures {
 
 /// Tiers in the order figures are shown: premium, standard, basic, unknown.
 pub fn tier_order(stored: &str) -> usize {
-    ["premium", "standard", "basic"].iter().position(|t| *t == stored).unwrap_or(3)
-}
-
-fn tier_index(tier: Option<Tier>) -> usize {
-    tier.map_or(3, |t| tier_order(t.as_str()))
+    Tier::slot(Tier::parse(stored))
 }
 
 const TIER_KEYS: [&str; 4] = ["premium", "standard", "basic", ""];
@@ -104,7 +100,7 @@ struct Pass {
 
 impl Pass {
     fn add(&mut self, t: TicketTiming) {
-        let tier = tier_index(t.tier);
+        let tier = Tier::slot(t.tier);
         self.opened[tier] += 1;
         let day = self.days.entry(t.created_ms.div_euclid(DAY_MS)).or_default();
         day.0 += 1;

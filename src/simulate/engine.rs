@@ -105,7 +105,7 @@ pub struct Report {
 }
 
 /// Telegram's limit on messages per minute into one group.
-pub const GROUP_LIMIT: u64 = 20;
+pub const GROUP_LIMIT: u64 = crate::config::Limits::TELEGRAM.per_group.count as u64;
 /// The simulation stops this long after the last arrival.
 const DRAIN_AFTER_MS: i64 = 7 * 86_400_000;
 /// A premium ticket the override could not place is looked at again after this.
@@ -176,15 +176,6 @@ fn histogram() -> Histogram<u64> {
     // 1 ms to 60 days, 3 significant digits: about 30 KB each. The bounds
     // are constants hdrhistogram accepts; longer values are clamped.
     Histogram::new_with_bounds(1, 60 * 86_400_000, 3).expect("constant histogram bounds")
-}
-
-fn tier_index(tier: Option<Tier>) -> usize {
-    match tier {
-        Some(Tier::Premium) => 0,
-        Some(Tier::Standard) => 1,
-        Some(Tier::Basic) => 2,
-        None => 3,
-    }
 }
 
 /// The simulation of one policy.
@@ -435,33 +426,29 @@ impl Simulation {
     fn place(&mut self, slot: usize) -> bool {
         let Some(ticket) = self.tickets[slot].as_ref() else { return false };
         let (needs_level, tier, skill) = (ticket.needs_level, ticket.tier, ticket.skill.clone());
-        let ticket = Want { needs_level, tier, skill };
         let chosen = match self.options.policy {
-            Policy::RoundRobin => self.next_in_turn(ticket.needs_level, &ticket.skill),
+            Policy::RoundRobin => self.next_in_turn(needs_level, &skill),
             Policy::Skills | Policy::LeastLoaded => {
                 let enrichment = match self.options.policy {
-                    Policy::Skills => {
-                        Enrichment::Profile(CustomerProfile { tier: ticket.tier, ..Default::default() })
-                    }
+                    Policy::Skills => Enrichment::Profile(CustomerProfile { tier, ..Default::default() }),
                     _ => Enrichment::NotConfigured,
                 };
-                if ticket.needs_level > 0 {
-                    // An escalated ticket goes to someone at its level.
-                    let qualified: Vec<AgentSnapshot> = self
+                // An escalated ticket goes to someone at its level.
+                let qualified: Vec<AgentSnapshot>;
+                let agents = if needs_level > 0 {
+                    qualified = self
                         .snapshot
                         .iter()
-                        .filter(|a| self.level_of(a, &ticket.skill) >= ticket.needs_level)
+                        .filter(|a| self.level_of(a, &skill) >= needs_level)
                         .cloned()
                         .collect();
-                    match route(&ticket.skill, &enrichment, &qualified, &self.policy).outcome {
-                        Outcome::Assign(id) => self.snapshot.iter().position(|a| a.id == id),
-                        Outcome::Queue => None,
-                    }
+                    &qualified
                 } else {
-                    match route(&ticket.skill, &enrichment, &self.snapshot, &self.policy).outcome {
-                        Outcome::Assign(id) => self.snapshot.iter().position(|a| a.id == id),
-                        Outcome::Queue => None,
-                    }
+                    &self.snapshot
+                };
+                match route(&skill, &enrichment, agents, &self.policy).outcome {
+                    Outcome::Assign(id) => self.snapshot.iter().position(|a| a.id == id),
+                    Outcome::Queue => None,
                 }
             }
         };
@@ -611,7 +598,7 @@ impl Simulation {
         let Some(agent) = ticket.agent else { return };
         if !ticket.answered {
             ticket.answered = true;
-            self.first_response[tier_index(ticket.tier)]
+            self.first_response[Tier::slot(ticket.tier)]
                 .saturating_record((now - ticket.arrival_ms).max(1) as u64);
         }
         let _ = agent;
@@ -632,7 +619,7 @@ impl Simulation {
         let now = self.now;
         self.release(slot);
         if let Some(ticket) = self.tickets[slot].take() {
-            self.resolution[tier_index(ticket.tier)]
+            self.resolution[Tier::slot(ticket.tier)]
                 .saturating_record((now - ticket.arrival_ms).max(1) as u64);
         }
         self.free.push(slot);
@@ -773,13 +760,6 @@ impl Simulation {
             group_minutes_over_limit: self.group_over,
         }
     }
-}
-
-/// What placing a ticket needs to know of it.
-struct Want {
-    needs_level: u8,
-    tier: Option<Tier>,
-    skill: SkillName,
 }
 
 #[cfg(test)]

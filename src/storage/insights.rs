@@ -7,7 +7,9 @@
 
 use futures::TryStreamExt;
 
-use super::{Storage, StorageError, StorageResult, with_pool};
+use sqlx::{postgres::PgRow, sqlite::SqliteRow};
+
+use super::{Storage, StorageResult, with_pool};
 use crate::domain::Tier;
 
 /// A time window `[from_ms, to_ms)`.
@@ -199,24 +201,21 @@ impl Storage {
     ) -> StorageResult<()> {
         const SQL: &str = "SELECT tier, created_at, first_response_at, closed_at, assignee_id, csat \
              FROM tickets WHERE created_at >= $1 AND created_at < $2";
-        with_pool!(self, |pool| {
-            async {
-                let mut rows =
-                    sqlx::query_as::<_, TimingRow>(SQL).bind(window.from_ms).bind(window.to_ms).fetch(pool);
-                while let Some(row) = rows.try_next().await? {
-                    each(TicketTiming {
-                        tier: row.0.as_deref().and_then(Tier::parse),
-                        created_ms: row.1,
-                        first_response_ms: row.2,
-                        closed_ms: row.3,
-                        assignee_id: row.4,
-                        csat: row.5,
-                    });
-                }
-                Ok::<(), StorageError>(())
-            }
-            .await
-        })
+        let read = self
+            .stream_window(SQL, window, |row: TimingRow| {
+                each(TicketTiming {
+                    tier: row.0.as_deref().and_then(Tier::parse),
+                    created_ms: row.1,
+                    first_response_ms: row.2,
+                    closed_ms: row.3,
+                    assignee_id: row.4,
+                    csat: row.5,
+                });
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .await?;
+        let Ok(_) = read;
+        Ok(())
     }
 
     /// Tickets closed in the window, per tier (`""` = unknown).
@@ -449,25 +448,11 @@ impl Storage {
     pub async fn history<E>(
         &self,
         window: Window,
-        mut each: impl FnMut(HistoryRow) -> Result<(), E>,
+        each: impl FnMut(HistoryRow) -> Result<(), E>,
     ) -> StorageResult<Result<u64, E>> {
         const SQL: &str = "SELECT created_at, tier, category, first_response_at, closed_at, escalation_count \
              FROM tickets WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, id";
-        let mut read = 0u64;
-        with_pool!(self, |pool| {
-            async {
-                let mut rows =
-                    sqlx::query_as::<_, HistoryRow>(SQL).bind(window.from_ms).bind(window.to_ms).fetch(pool);
-                while let Some(row) = rows.try_next().await? {
-                    if let Err(error) = each(row) {
-                        return Ok(Err(error));
-                    }
-                    read += 1;
-                }
-                Ok(Ok(read))
-            }
-            .await
-        })
+        self.stream_window(SQL, window, each).await
     }
 
     /// Streams the tickets opened in the window, oldest first, to `each`
@@ -476,7 +461,7 @@ impl Storage {
     pub async fn export_tickets<E>(
         &self,
         window: Window,
-        mut each: impl FnMut(ExportRow) -> Result<(), E>,
+        each: impl FnMut(ExportRow) -> Result<(), E>,
     ) -> StorageResult<Result<u64, E>> {
         const SQL: &str = "SELECT t.id, t.created_at, t.customer_id, t.customer_name, t.tier, t.category, \
                t.priority, t.assignee_id, t.first_response_at, t.closed_at, t.escalation_count, t.csat, \
@@ -484,18 +469,33 @@ impl Storage {
                CASE WHEN c.outcome IS NULL THEN t.enrichment END AS legacy_enrichment, t.description \
              FROM tickets t LEFT JOIN crm_calls c ON c.ticket_id = t.id \
              WHERE t.created_at >= $1 AND t.created_at < $2 ORDER BY t.created_at, t.id";
-        let mut written = 0u64;
+        self.stream_window(SQL, window, each).await
+    }
+
+    /// Runs `sql` (binding the window as `$1`, `$2`) and hands each row to
+    /// `each` as it is read, never holding them all; stops at the first
+    /// error `each` returns. Returns how many rows `each` took.
+    async fn stream_window<R, E>(
+        &self,
+        sql: &'static str,
+        window: Window,
+        mut each: impl FnMut(R) -> Result<(), E>,
+    ) -> StorageResult<Result<u64, E>>
+    where
+        R: Send + Unpin + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
+    {
+        let mut read = 0u64;
         with_pool!(self, |pool| {
             async {
                 let mut rows =
-                    sqlx::query_as::<_, ExportRow>(SQL).bind(window.from_ms).bind(window.to_ms).fetch(pool);
+                    sqlx::query_as::<_, R>(sql).bind(window.from_ms).bind(window.to_ms).fetch(pool);
                 while let Some(row) = rows.try_next().await? {
                     if let Err(error) = each(row) {
                         return Ok(Err(error));
                     }
-                    written += 1;
+                    read += 1;
                 }
-                Ok(Ok(written))
+                Ok(Ok(read))
             }
             .await
         })
