@@ -12,6 +12,9 @@
 //!   assigned, in one transaction;
 //! - *all full*: nobody has room: one roster read and nothing else.
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -192,18 +195,13 @@ async fn main() {
         run_scenario("sqlite", &url, &raw, scenario).await;
     }
 
-    if let Some(admin) = std::env::var("TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) {
-        let name = format!("topicdesk_drain_bench_{}", std::process::id());
-        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("pg");
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).await.expect("create db");
-        let mut db_url = url::Url::parse(&admin).expect("url");
-        db_url.set_path(&name);
-        let raw = db_url.to_string();
+    if let Some(scratch) = postgres::ScratchDatabase::create("drain_bench").await {
+        let raw = scratch.url.clone();
         let url = DatabaseUrl::Postgres(raw.clone());
         for scenario in [Scenario::NobodyFits, Scenario::OneSlotEach, Scenario::AllFull] {
             run_scenario("postgres", &url, &raw, scenario).await;
         }
-        let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))).await;
+        scratch.drop_now().await;
     } else {
         println!("postgres: skipped (set TEST_POSTGRES_URL)");
     }

@@ -15,6 +15,8 @@
 
 #[path = "support/memory.rs"]
 mod memory;
+#[path = "support/postgres.rs"]
+mod postgres;
 
 use std::{
     sync::Arc,
@@ -234,13 +236,8 @@ async fn main() {
     })
     .await;
 
-    if let Some(admin) = std::env::var("TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) {
-        let name = format!("topicdesk_bench_{}", std::process::id());
-        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("pg");
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).await.expect("create db");
-        let mut db_url = url::Url::parse(&admin).expect("url");
-        db_url.set_path(&name);
-        let db_url_s = db_url.to_string();
+    if let Some(scratch) = postgres::ScratchDatabase::create("insights_bench").await {
+        let db_url_s = scratch.url.clone();
         {
             let storage = Storage::connect(&DatabaseUrl::Postgres(db_url_s.clone())).await.expect("schema");
             storage.close().await;
@@ -254,7 +251,7 @@ async fn main() {
             c.execute("ANALYZE").await.expect("analyze");
         })
         .await;
-        let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))).await;
+        scratch.drop_now().await;
     } else {
         println!("postgres: skipped (set TEST_POSTGRES_URL)");
     }
